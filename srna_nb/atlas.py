@@ -1,0 +1,169 @@
+"""The :class:`Atlas`: one expression matrix with its sample sheet and feature table, kept aligned."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from srna_nb.errors import SrnaInputError
+
+#: What the numbers in ``Atlas.counts`` are. Preprocessing needs to know, never guess.
+VALUE_KINDS = ("counts", "rpm", "log2_rpm")
+
+
+@dataclass(frozen=True, eq=False)
+class Atlas:
+    """Expression of small RNAs in many samples, with the samples' metadata.
+
+    Parameters
+    ----------
+    counts
+        Array of shape ``(n_samples, n_features)``; stored as float32.
+    samples
+        Sample sheet indexed by sample id, one row per row of ``counts`` in the same order.
+        Missing metadata is NaN/None.
+    features
+        Feature table indexed by feature name, one row per column of ``counts``; has an
+        ``rna_class`` column (miRNA, piRNA, snoRNA, tRF, ...).
+    value_kind
+        ``"counts"`` (raw read counts), ``"rpm"`` (reads per million) or ``"log2_rpm"``.
+    study_column
+        Column of ``samples`` that names the study (dataset) each sample came from; used to
+        hold out whole studies.
+    source
+        Where the data came from, for reports (the simulator says ``simulated`` here).
+    simulated
+        True when the atlas was made by :func:`srna_nb.datasets.simulate_atlas`.
+    provenance
+        Free-form notes from the loader (files read, orientation assumed, samples dropped).
+    """
+
+    counts: np.ndarray
+    samples: pd.DataFrame
+    features: pd.DataFrame
+    value_kind: str = "counts"
+    study_column: str = "study"
+    source: str = ""
+    simulated: bool = False
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        counts = np.asarray(self.counts, dtype=np.float32)
+        object.__setattr__(self, "counts", counts)
+        if counts.ndim != 2:
+            raise SrnaInputError(f"expression matrix must be 2-dimensional, got shape {counts.shape}")
+        n_samples, n_features = counts.shape
+        if len(self.samples) != n_samples:
+            raise SrnaInputError(
+                f"sample sheet has {len(self.samples)} rows but the matrix has {n_samples} samples"
+            )
+        if len(self.features) != n_features:
+            raise SrnaInputError(
+                f"feature table has {len(self.features)} rows but the matrix has {n_features} features"
+            )
+        for what, index in (("sample id", self.samples.index), ("feature name", self.features.index)):
+            duplicated = index[index.duplicated()]
+            if len(duplicated):
+                raise SrnaInputError(f"duplicated {what} {duplicated[0]!r} ({len(duplicated)} duplicates)")
+        if self.value_kind not in VALUE_KINDS:
+            raise SrnaInputError(f"value_kind must be one of {VALUE_KINDS}, got {self.value_kind!r}")
+        if "rna_class" not in self.features.columns:
+            raise SrnaInputError("feature table needs an 'rna_class' column")
+
+    # -- shape and names -------------------------------------------------------------------
+    @property
+    def n_samples(self) -> int:
+        return self.counts.shape[0]
+
+    @property
+    def n_features(self) -> int:
+        return self.counts.shape[1]
+
+    @property
+    def sample_ids(self) -> pd.Index:
+        return self.samples.index
+
+    @property
+    def feature_names(self) -> pd.Index:
+        return self.features.index
+
+    def __repr__(self) -> str:
+        kind = "simulated " if self.simulated else ""
+        return (
+            f"<{kind}Atlas: {self.n_samples} samples x {self.n_features} features ({self.value_kind}), "
+            f"{self.samples[self.study_column].nunique() if self.study_column in self.samples else '?'} studies; "
+            f"sample columns: {', '.join(map(str, self.samples.columns))}>"
+        )
+
+    # -- access ------------------------------------------------------------------------------
+    def labels(self, column: str) -> pd.Series:
+        """One metadata column as an object-dtype Series (missing values as NaN).
+
+        Raises :class:`SrnaInputError` naming the available columns when ``column`` is absent.
+        """
+        if column not in self.samples.columns:
+            raise SrnaInputError(
+                f"label column {column!r} not in the sample sheet; available: "
+                f"{', '.join(map(str, self.samples.columns))}"
+            )
+        # pandas 3 stores strings as Arrow arrays; scikit-learn indexing wants plain objects.
+        values = self.samples[column]
+        return pd.Series(values.to_numpy(dtype=object), index=self.samples.index, name=column).where(
+            values.notna().to_numpy(), np.nan
+        )
+
+    @property
+    def studies(self) -> pd.Series:
+        """The study (dataset) of each sample."""
+        return self.labels(self.study_column)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The matrix as a DataFrame, samples in rows and features in columns."""
+        return pd.DataFrame(self.counts, index=self.sample_ids, columns=self.feature_names)
+
+    def library_sizes(self) -> pd.Series:
+        """Total of each sample's row (reads, when ``value_kind`` is counts)."""
+        return pd.Series(self.counts.sum(axis=1, dtype=np.float64), index=self.sample_ids, name="library_size")
+
+    def subset(
+        self,
+        samples: Sequence | np.ndarray | pd.Index | None = None,
+        features: Sequence | np.ndarray | pd.Index | None = None,
+    ) -> "Atlas":
+        """A new Atlas with the chosen samples and/or features, the three parts kept aligned.
+
+        ``samples`` and ``features`` may be boolean masks, positions, or ids/names.
+        """
+        rows = _positions(samples, self.sample_ids, "sample")
+        cols = _positions(features, self.feature_names, "feature")
+        return Atlas(
+            counts=self.counts[np.ix_(rows, cols)],
+            samples=self.samples.iloc[rows],
+            features=self.features.iloc[cols],
+            value_kind=self.value_kind,
+            study_column=self.study_column,
+            source=self.source,
+            simulated=self.simulated,
+            provenance=dict(self.provenance),
+        )
+
+
+def _positions(selector, index: pd.Index, what: str) -> np.ndarray:
+    """Integer positions for a mask, positions or labels."""
+    if selector is None:
+        return np.arange(len(index))
+    array = np.asarray(selector)
+    if array.dtype == bool:
+        if array.shape != (len(index),):
+            raise SrnaInputError(f"{what} mask has length {array.size}, expected {len(index)}")
+        return np.flatnonzero(array)
+    if array.size and np.issubdtype(array.dtype, np.integer):
+        return array.astype(np.intp)
+    positions = index.get_indexer(array)
+    if (positions < 0).any():
+        missing = array[positions < 0]
+        raise SrnaInputError(f"{len(missing)} {what} id(s) not in the atlas, e.g. {missing[0]!r}")
+    return positions

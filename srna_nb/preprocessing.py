@@ -1,0 +1,123 @@
+"""Leak-free preprocessing as scikit-learn transformers.
+
+Each step learns what it needs (detected features, means, scales) in ``fit`` on training samples
+only, so that inside a :class:`~sklearn.pipeline.Pipeline` nothing from a test fold reaches
+training. :func:`make_preprocessor` composes the default chain: RPM, log2(x + 1), detection
+filter, standardization.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from srna_nb.errors import SrnaParameterError
+
+
+class LibrarySizeNormalizer(TransformerMixin, BaseEstimator):
+    """Scale each sample to reads per million (RPM).
+
+    The denominator is the sample's total over all features of the input matrix, before any
+    feature filtering, so that a sample's RPM values do not depend on which features another
+    fold's filter keeps. Stateless: ``fit`` learns only the number of features.
+    """
+
+    def __init__(self, scale: float = 1e6):
+        self.scale = scale
+
+    def fit(self, X, y=None):
+        validate_data(self, X, dtype=np.float32, reset=True)
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "n_features_in_")
+        X = validate_data(self, X, dtype=np.float32, reset=False)
+        totals = X.sum(axis=1, keepdims=True, dtype=np.float64)
+        totals[totals == 0] = 1.0  # an empty library stays all zeros instead of dividing by zero
+        return (X * (self.scale / totals)).astype(np.float32)
+
+
+class Log2p(TransformerMixin, BaseEstimator):
+    """``log2(x + pseudocount)``; stateless."""
+
+    def __init__(self, pseudocount: float = 1.0):
+        self.pseudocount = pseudocount
+
+    def fit(self, X, y=None):
+        validate_data(self, X, dtype=np.float32, reset=True)
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "n_features_in_")
+        X = validate_data(self, X, dtype=np.float32, reset=False)
+        return np.log2(X + np.float32(self.pseudocount))
+
+
+class DetectionFilter(TransformerMixin, BaseEstimator):
+    """Keep features expressed (value above ``threshold``) in at least ``min_share`` of training samples.
+
+    Attributes
+    ----------
+    support_ : ndarray of bool
+        Which input features are kept.
+    """
+
+    def __init__(self, min_share: float = 0.01, threshold: float = 0.0):
+        self.min_share = min_share
+        self.threshold = threshold
+
+    def fit(self, X, y=None):
+        X = validate_data(self, X, dtype=np.float32, reset=True)
+        if not 0.0 <= self.min_share <= 1.0:
+            raise SrnaParameterError(f"min_share must be in [0, 1], got {self.min_share}")
+        self.detection_share_ = (X > self.threshold).mean(axis=0)
+        self.support_ = self.detection_share_ >= self.min_share
+        if not self.support_.any():
+            raise SrnaParameterError(
+                f"no feature is detected in {self.min_share:.1%} of the training samples; lower min_share"
+            )
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "support_")
+        X = validate_data(self, X, dtype=np.float32, reset=False)
+        return X[:, self.support_]
+
+    def get_feature_names_out(self, input_features=None):
+        check_is_fitted(self, "support_")
+        names = np.asarray(input_features if input_features is not None else getattr(self, "feature_names_in_", [f"x{i}" for i in range(self.n_features_in_)]), dtype=object)
+        return names[self.support_]
+
+
+#: What each ``input_scale`` means for the preprocessing chain.
+INPUT_SCALES = ("counts", "rpm", "log2_rpm")
+
+
+def make_preprocessor(input_scale: str = "counts", min_share: float = 0.01, standardize: bool = True) -> Pipeline:
+    """The default preprocessing chain for one input scale.
+
+    Parameters
+    ----------
+    input_scale
+        ``counts``: RPM, then log2(x+1). ``rpm``: already per-million, so only log2(x+1).
+        ``log2_rpm``: already log-scaled, so neither. Must be stated, never guessed.
+    min_share
+        Detection filter: keep features with a value above zero (counts/rpm) or above
+        log2(1) = 0 (log scale) in at least this share of training samples.
+    standardize
+        Center and scale each feature on the training samples.
+    """
+    if input_scale not in INPUT_SCALES:
+        raise SrnaParameterError(f"input_scale must be one of {INPUT_SCALES}, got {input_scale!r}")
+    steps = []
+    if input_scale == "counts":
+        steps.append(("rpm", LibrarySizeNormalizer()))
+    if input_scale in ("counts", "rpm"):
+        steps.append(("log2", Log2p()))
+    steps.append(("detected", DetectionFilter(min_share=min_share)))
+    if standardize:
+        steps.append(("scale", StandardScaler()))
+    return Pipeline(steps)
