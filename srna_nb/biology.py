@@ -10,6 +10,7 @@ ageing studies (Noren Hooten 2010, 2013; Huan 2018) and the fetal 14q32 (DLK1-DI
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 
 
@@ -127,7 +128,14 @@ TRNA_ANTICODONS: tuple[str, ...] = (
 SNORNA_FAMILIES: tuple[tuple[str, int], ...] = (("SNORD", 120), ("SNORA", 81), ("SCARNA", 27))
 
 
-def mirbase_mature_names() -> list[str]:
+@lru_cache(maxsize=1)
+def mirbase_mature_names() -> tuple[str, ...]:
     """Human mature miRNA names shipped with the package (miRBase naming)."""
     text = resources.files("srna_nb").joinpath("data/mirbase_mature_names.txt").read_text()
-    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    return tuple(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
+
+
+@lru_cache(maxsize=1)
+def known_mirna_names() -> frozenset[str]:
+    """The shipped miRNA names as a set, for fast membership tests."""
+    return frozenset(mirbase_mature_names())

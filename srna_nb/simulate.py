@@ -83,12 +83,12 @@ def simulate_atlas(
     n_studies: int | None = None,
     tissues: list[str] | None = None,
     mirna_share: float = 0.82,
-    marker_log2_fold_change: tuple[float, float] = (1.5, 3.5),
+    marker_log2_fold_change: tuple[float, float] = (1.0, 3.0),
     random_markers_per_tissue: int = 3,
     random_markers_per_group: int = 4,
     tissue_programme_sd: float = 0.3,
-    study_effect_sd: float = 0.55,
-    library_prep_effect_sd: float = 0.8,
+    study_effect_sd: float = 0.8,
+    library_prep_effect_sd: float = 1.0,
     biological_sd: float = 0.45,
     nb_shape: float = 8.0,
     sex_log2_fold_change: float = 0.8,
@@ -231,7 +231,8 @@ def _feature_table(n_features: int, mirna_share: float, rng: np.random.Generator
     # Keep every literature miRNA, fill up with others in miRBase order (low numbers first:
     # the older, better supported miRNAs dominate real atlases).
     ordered = [m for m in mirnas if m in planted] + [m for m in mirnas if m not in planted]
-    chosen_mirnas = sorted(ordered[:n_mirna], key=mirnas.index)
+    position = {name: i for i, name in enumerate(mirnas)}
+    chosen_mirnas = sorted(ordered[:n_mirna], key=position.__getitem__)
     n_other = n_features - len(chosen_mirnas)
     n_pirna, n_snorna = int(round(n_other * 0.5)), int(round(n_other * 0.3))
     n_trf = n_other - n_pirna - n_snorna
@@ -389,6 +390,7 @@ def _tissue_effects(
     is_mirna = (features["rna_class"] == "miRNA").to_numpy()
     # Random markers come from moderately to highly expressed miRNAs, so that they can be seen.
     candidates = np.flatnonzero(is_mirna & (base > np.quantile(base[is_mirna], 0.5)))
+    abundant = np.quantile(base, 0.985)  # about the 30th most abundant feature
     groups = tissues.drop_duplicates("group")[["group", "group_idx"]].to_numpy()
     group_effects = rng.normal(0.0, programme_sd, (len(groups), len(names)))
     tissue_effects = rng.normal(0.0, programme_sd, (len(tissues), len(names)))
@@ -400,6 +402,10 @@ def _tissue_effects(
         picked += [(int(p), "random") for p in rng.choice(pool, n_random, replace=False)]
         for position, source in picked:
             fold = rng.uniform(*fold_range)
+            if source == "literature":
+                # Known tissue-enriched miRNAs are among the most abundant in their tissue
+                # (miR-122 is most of the liver's miRNA reads), whatever their level elsewhere.
+                fold = max(fold, abundant - base[position] + rng.uniform(-1.0, 1.0))
             effects[row, position] += fold
             rows.append((target, label, names[position], fold, source))
 

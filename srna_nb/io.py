@@ -1,0 +1,418 @@
+"""Reading expression matrices and sample sheets into an :class:`~srna_nb.atlas.Atlas`.
+
+What people actually have: a count (or RPM) matrix as CSV/TSV, optionally gzipped, in either
+orientation, plus a sample sheet keyed by sample id; or an AnnData ``.h5ad`` file. Every problem
+is reported as one line naming the file and what is wrong (:class:`~srna_nb.errors.SrnaInputError`).
+Input files are only ever read.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io as _io
+import re
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from srna_nb.atlas import VALUE_KINDS, Atlas
+from srna_nb.biology import known_mirna_names
+from srna_nb.errors import SrnaInputError
+
+Orientation = Literal["auto", "features_x_samples", "samples_x_features"]
+
+# Names of small-RNA features as quantification pipelines write them (miRBase, piRBase,
+# HGNC snoRNA/snRNA symbols, GtRNAdb/MINTbase tRNA fragments).
+_SRNA_NAME = re.compile(
+    r"^(?:[a-z]{3}-)?(?:miR|mir|let|lin)-\w"
+    r"|^(?:piR|hsa_piR|PIR|pirna)"
+    r"|^(?:SNOR[AD]|SCARNA|snoRNA|snoU|U\d+$|ACA\d)"
+    r"|^(?:tRF|tRNA|tiRNA|i-tRF|5'-tRF|3'-tRF|tRH|MINT|ts-)"
+    r"|^(?:RNU|RNY|RNVU|snRNA|rRNA|RNA5S|RN7S|MIR\d|MIRLET|Y_RNA|vault|VTRNA)",
+    re.IGNORECASE,
+)
+
+
+def looks_like_srna_name(name: object) -> bool:
+    """True when ``name`` reads like a small-RNA feature name (miRNA, piRNA, snoRNA, tRF ...)."""
+    return isinstance(name, str) and bool(_SRNA_NAME.match(name.strip()))
+
+
+def _known_share(labels: pd.Index) -> float:
+    if len(labels) == 0:
+        return 0.0
+    known = known_mirna_names()
+    return float(np.mean([label in known or looks_like_srna_name(label) for label in labels]))
+
+
+# -- tables -------------------------------------------------------------------------------------
+def _read_table(path: Path, what: str) -> pd.DataFrame:
+    """Read a CSV/TSV (optionally .gz) with all cells as strings; first row is the header."""
+    if not path.exists():
+        raise SrnaInputError(f"{path}: {what} file not found")
+    if path.is_dir():
+        raise SrnaInputError(f"{path}: is a directory, expected a {what} file")
+    try:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
+            text = handle.read()
+    except (OSError, EOFError, UnicodeDecodeError) as error:
+        raise SrnaInputError(f"{path}: cannot read {what} file ({type(error).__name__}: {error})") from None
+    if not text.strip():
+        raise SrnaInputError(f"{path}: {what} file is empty")
+    first_line = text.split("\n", 1)[0]
+    sep = "\t" if first_line.count("\t") > first_line.count(",") else ","
+    try:
+        # header=None: pandas would rename duplicated column names ("S2.1") instead of showing them.
+        raw = pd.read_csv(
+            _io.StringIO(text), sep=sep, dtype=str, header=None, keep_default_na=False, na_filter=False,
+            quoting=csv.QUOTE_MINIMAL, skip_blank_lines=True,
+        )
+    except (pd.errors.ParserError, ValueError, csv.Error) as error:
+        raise SrnaInputError(f"{path}: malformed {what} file: {str(error).strip().splitlines()[-1]}") from None
+    frame = raw.iloc[1:].reset_index(drop=True)
+    frame.columns = pd.Index([str(c).strip() for c in raw.iloc[0]])
+    if frame.shape[0] == 0:
+        raise SrnaInputError(f"{path}: {what} file has a header but no data rows")
+    if frame.shape[1] < 2:
+        raise SrnaInputError(f"{path}: {what} file has a single column; expected ids plus values (comma- or tab-separated)")
+    unnamed = [position for position, name in enumerate(frame.columns) if position and name == ""]
+    if unnamed:
+        raise SrnaInputError(f"{path}: {what} file has a column without a name (column {unnamed[0] + 1})")
+    return frame
+
+
+def _check_unique(labels: pd.Index, path: Path, what: str) -> None:
+    blank = [i for i, label in enumerate(labels) if str(label).strip() == ""]
+    if blank:
+        raise SrnaInputError(f"{path}: missing {what} (empty name at position {blank[0] + 1})")
+    duplicated = labels[labels.duplicated()]
+    if len(duplicated):
+        raise SrnaInputError(f"{path}: duplicated {what} {str(duplicated[0])!r} ({len(duplicated)} duplicates)")
+
+
+def _to_numbers(frame: pd.DataFrame, path: Path) -> np.ndarray:
+    """Parse every cell as a float; name the first cell that is not a number."""
+    values = frame.to_numpy(dtype=object)
+    try:
+        return values.astype(np.float64)
+    except (ValueError, TypeError):
+        pass
+    parsed = pd.DataFrame(values).apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
+    # Empty and NA-like cells become NaN here and are reported as missing values by _check_values.
+    bad = np.isnan(parsed) & ~pd.DataFrame(values).isin(["nan", "NaN", "NA", "", "na", "null", "NULL"]).to_numpy()
+    if not bad.any():
+        return parsed
+    row, col = np.argwhere(bad)[0]
+    raise SrnaInputError(
+        f"{path}: non-numeric value {str(values[row, col])[:40]!r} at row {frame.index[row]!r}, column {frame.columns[col]!r}"
+    )
+
+
+def read_sample_sheet(path: str | Path, id_column: str | None = None) -> pd.DataFrame:
+    """Read a sample sheet (CSV/TSV) indexed by sample id.
+
+    Parameters
+    ----------
+    path
+        The file.
+    id_column
+        Column with sample ids; default the first column.
+    """
+    path = Path(path)
+    frame = _read_table(path, "sample sheet")
+    _check_unique(frame.columns, path, "column name")
+    id_column = frame.columns[0] if id_column is None else id_column
+    if id_column not in frame.columns:
+        raise SrnaInputError(f"{path}: sample id column {id_column!r} not found; columns: {', '.join(frame.columns)}")
+    ids = frame[id_column].str.strip()
+    missing = np.flatnonzero(ids.to_numpy() == "")
+    if len(missing):
+        raise SrnaInputError(f"{path}: missing sample id in data row {missing[0] + 1} ({len(missing)} rows without id)")
+    frame = frame.drop(columns=id_column)
+    frame.index = pd.Index(ids, name="sample_id")
+    _check_unique(frame.index, path, "sample id")
+    # Empty cells are missing metadata; numeric columns become numbers.
+    frame = frame.replace({"": np.nan, "NA": np.nan, "NaN": np.nan, "nan": np.nan})
+    for column in frame.columns:
+        numeric = pd.to_numeric(frame[column], errors="coerce")
+        if frame[column].notna().any() and numeric.notna().sum() == frame[column].notna().sum():
+            frame[column] = numeric
+        else:
+            frame[column] = frame[column].astype(object)
+    return frame
+
+
+def read_matrix(
+    path: str | Path,
+    orientation: Orientation = "auto",
+    sample_ids: pd.Index | None = None,
+) -> tuple[pd.DataFrame, str]:
+    """Read an expression matrix and return it with samples in rows, plus how it was oriented.
+
+    Parameters
+    ----------
+    path
+        CSV or TSV, optionally gzipped; first column holds the row names.
+    orientation
+        ``features_x_samples`` (as most bulk tools write it), ``samples_x_features``, or
+        ``auto``: decided from which side holds ids of ``sample_ids`` (a sample sheet's ids) or,
+        without them, which side holds small-RNA names. When neither tells, an error asks for it.
+
+    Returns
+    -------
+    matrix, note
+        Samples x features DataFrame of float64 and a sentence saying which orientation was
+        assumed and why.
+    """
+    path = Path(path)
+    frame = _read_table(path, "expression matrix")
+    frame = frame.set_index(frame.columns[0])
+    frame.index = frame.index.str.strip()
+    frame.columns = frame.columns.str.strip()
+    _check_unique(frame.index, path, "row name")
+    _check_unique(frame.columns, path, "column name")
+    values = _to_numbers(frame, path)
+
+    if orientation == "auto":
+        orientation, note = _detect_orientation(frame.index, frame.columns, sample_ids, path)
+    elif orientation in ("features_x_samples", "samples_x_features"):
+        note = f"orientation {orientation} as given"
+    else:
+        raise SrnaInputError(f"orientation must be auto, features_x_samples or samples_x_features, got {orientation!r}")
+    matrix = pd.DataFrame(values, index=frame.index, columns=frame.columns)
+    if orientation == "features_x_samples":
+        matrix = matrix.T
+    matrix.index.name, matrix.columns.name = "sample_id", "feature"
+    _check_values(matrix, path)
+    return matrix, note
+
+
+def _detect_orientation(rows: pd.Index, columns: pd.Index, sample_ids, path: Path) -> tuple[str, str]:
+    if sample_ids is not None:
+        in_columns, in_rows = columns.isin(sample_ids).sum(), rows.isin(sample_ids).sum()
+        if in_columns > in_rows:
+            return "features_x_samples", f"features in rows, samples in columns ({in_columns} of {len(columns)} column names are sample-sheet ids)"
+        if in_rows > in_columns:
+            return "samples_x_features", f"samples in rows, features in columns ({in_rows} of {len(rows)} row names are sample-sheet ids)"
+    rows_known, columns_known = _known_share(rows), _known_share(columns)
+    if rows_known >= 0.5 and rows_known > columns_known:
+        return "features_x_samples", f"features in rows, samples in columns ({rows_known:.0%} of row names are small-RNA names)"
+    if columns_known >= 0.5 and columns_known > rows_known:
+        return "samples_x_features", f"samples in rows, features in columns ({columns_known:.0%} of column names are small-RNA names)"
+    raise SrnaInputError(
+        f"{path}: cannot tell whether samples are rows or columns (neither side matches the sample sheet ids "
+        "or small-RNA names); pass orientation='features_x_samples' or 'samples_x_features'"
+    )
+
+
+def _check_values(matrix: pd.DataFrame, path: Path) -> None:
+    values = matrix.to_numpy()
+    for problem, mask in (("missing value (NaN)", np.isnan(values)), ("infinite value", np.isinf(values)), ("negative value", values < 0)):
+        if mask.any():
+            row, col = np.argwhere(mask)[0]
+            raise SrnaInputError(
+                f"{path}: {problem} {values[row, col]:g} for sample {matrix.index[row]!r}, feature {matrix.columns[col]!r}"
+                f" ({int(mask.sum())} such entries)"
+            )
+
+
+def _check_value_kind(matrix: np.ndarray, value_kind: str, path: Path) -> None:
+    """Refuse inputs that plainly contradict the stated value kind, instead of guessing."""
+    if value_kind not in VALUE_KINDS:
+        raise SrnaInputError(f"value_kind must be one of {', '.join(VALUE_KINDS)}, got {value_kind!r}")
+    if value_kind == "counts" and matrix.size:
+        totals = matrix.sum(axis=1)
+        whole = np.allclose(matrix, np.round(matrix))
+        if not whole and np.allclose(totals, 1e6, rtol=0.01):
+            raise SrnaInputError(f"{path}: every sample sums to one million: this looks like RPM, pass value_kind='rpm'")
+        if not whole and matrix.max() < 32:
+            raise SrnaInputError(f"{path}: values are small non-integers: this looks log-scaled, pass value_kind='log2_rpm'")
+
+
+def load_atlas(
+    counts: str | Path,
+    samples: str | Path | None = None,
+    *,
+    id_column: str | None = None,
+    study_column: str = "study",
+    orientation: Orientation = "auto",
+    value_kind: str = "counts",
+    join: Literal["strict", "inner"] = "strict",
+    check_feature_names: bool = True,
+    verbose: bool = True,
+) -> Atlas:
+    """Read an expression matrix and its sample sheet into one :class:`Atlas`.
+
+    Parameters
+    ----------
+    counts
+        Expression matrix (CSV/TSV/.gz, either orientation) or an ``.h5ad`` file.
+    samples
+        Sample sheet keyed by sample id (CSV/TSV); optional.
+    id_column
+        Sample id column of the sheet (default: its first column).
+    study_column
+        Column naming each sample's study, used to hold out whole studies.
+    orientation
+        See :func:`read_matrix`.
+    value_kind
+        ``counts``, ``rpm`` or ``log2_rpm``: what the numbers are. Stated, never guessed.
+    join
+        ``strict``: every matrix sample must be in the sheet and vice versa, else an error
+        that counts both sides. ``inner``: keep the samples present in both, and say so.
+    check_feature_names
+        Refuse a matrix none of whose feature names reads like a small-RNA name (often a
+        transposed or wrong file). Switch off for custom feature ids.
+    verbose
+        Print what was read and assumed.
+    """
+    counts = Path(counts)
+    if counts.suffix == ".h5ad":
+        return read_h5ad(counts, study_column=study_column, value_kind=value_kind, verbose=verbose)
+    sheet = read_sample_sheet(samples, id_column=id_column) if samples is not None else None
+    matrix, note = read_matrix(counts, orientation=orientation, sample_ids=None if sheet is None else sheet.index)
+    if check_feature_names and _known_share(matrix.columns) == 0:
+        raise SrnaInputError(
+            f"{counts}: none of the {matrix.shape[1]} feature names reads like a small-RNA name "
+            f"(e.g. {str(matrix.columns[0])!r}); wrong file or orientation? (check_feature_names=False accepts custom ids)"
+        )
+    _check_value_kind(matrix.to_numpy(), value_kind, counts)
+    provenance = {"counts_file": str(counts), "orientation": note}
+    if sheet is None:
+        sheet = pd.DataFrame(index=matrix.index.copy())
+    else:
+        provenance["sample_sheet"] = str(samples)
+        matrix, sheet = _join(matrix, sheet, counts, Path(samples), join, provenance)
+    atlas = Atlas(
+        counts=matrix.to_numpy(dtype=np.float32),
+        samples=sheet,
+        features=pd.DataFrame({"rna_class": [_rna_class(n) for n in matrix.columns]}, index=pd.Index(matrix.columns, name="feature")),
+        value_kind=value_kind,
+        study_column=study_column,
+        source=str(counts),
+        provenance=provenance,
+    )
+    if verbose:
+        print(f"Read {counts.name}: {atlas.n_samples} samples x {atlas.n_features} features ({value_kind}); {note}.")
+        if "join" in provenance:
+            print(provenance["join"])
+    return atlas
+
+
+def _join(matrix, sheet, counts_path, sheet_path, join, provenance):
+    only_matrix = matrix.index.difference(sheet.index, sort=False)
+    only_sheet = sheet.index.difference(matrix.index, sort=False)
+    if len(only_matrix) or len(only_sheet):
+        common = matrix.index.intersection(sheet.index, sort=False)
+        summary = (
+            f"{len(only_matrix)} samples of {counts_path.name} are not in {sheet_path.name}"
+            + (f" (e.g. {only_matrix[0]!r})" if len(only_matrix) else "")
+            + f" and {len(only_sheet)} samples of {sheet_path.name} are not in {counts_path.name}"
+            + (f" (e.g. {only_sheet[0]!r})" if len(only_sheet) else "")
+        )
+        if join == "strict":
+            raise SrnaInputError(f"{summary}; pass join='inner' to keep the {len(common)} samples in both")
+        if join != "inner":
+            raise SrnaInputError(f"join must be 'strict' or 'inner', got {join!r}")
+        if len(common) == 0:
+            raise SrnaInputError(f"no sample id of {counts_path.name} is in {sheet_path.name}")
+        provenance["join"] = f"Kept the {len(common)} samples present in both files: {summary}."
+        matrix = matrix.loc[common]
+    return matrix, sheet.loc[matrix.index]
+
+
+def _rna_class(name: str) -> str:
+    lowered = name.lower()
+    if re.match(r"^(?:[a-z]{3}-)?(?:mir|let|lin)-", lowered) or name in known_mirna_names():
+        return "miRNA"
+    for prefix, rna_class in (("pir", "piRNA"), ("hsa_pir", "piRNA"), ("snor", "snoRNA"), ("scarna", "snoRNA"),
+                              ("trf", "tRF"), ("trna", "tRF"), ("tirna", "tRF"), ("i-trf", "tRF"),
+                              ("rnu", "snRNA"), ("snrna", "snRNA"), ("rny", "Y_RNA"), ("y_rna", "Y_RNA")):
+        if lowered.startswith(prefix):
+            return rna_class
+    return "other"
+
+
+# -- AnnData ------------------------------------------------------------------------------------
+def read_h5ad(path: str | Path, *, study_column: str = "study", value_kind: str = "counts", verbose: bool = True) -> Atlas:
+    """Read an AnnData ``.h5ad`` file (``X``: samples x features, ``obs``: sample sheet, ``var``: features).
+
+    Read with h5py following the AnnData on-disk format (dense ``X`` or CSR/CSC sparse), so that
+    the ``anndata`` package itself is not needed. Requires ``h5py`` (``pip install srna_nb[h5ad]``).
+    """
+    path = Path(path)
+    try:
+        import h5py
+    except ImportError:
+        raise SrnaInputError(f"{path}: reading .h5ad needs h5py; pip install 'srna_nb[h5ad]'") from None
+    if not path.exists():
+        raise SrnaInputError(f"{path}: .h5ad file not found")
+    try:
+        with h5py.File(path, "r") as handle:
+            for key in ("X", "obs", "var"):
+                if key not in handle:
+                    raise SrnaInputError(f"{path}: not an AnnData file (no '{key}' entry)")
+            matrix = _read_h5ad_matrix(handle["X"], path)
+            obs, var = _read_h5ad_frame(handle["obs"]), _read_h5ad_frame(handle["var"])
+    except OSError as error:
+        raise SrnaInputError(f"{path}: cannot read as HDF5 ({error})") from None
+    if matrix.shape != (len(obs), len(var)):
+        raise SrnaInputError(f"{path}: X has shape {matrix.shape} but obs/var have {len(obs)}/{len(var)} rows")
+    frame = pd.DataFrame(matrix, index=obs.index, columns=var.index)
+    _check_unique(frame.index, path, "sample id")
+    _check_unique(frame.columns, path, "feature name")
+    _check_values(frame, path)
+    _check_value_kind(matrix, value_kind, path)
+    obs.index.name, var.index.name = "sample_id", "feature"
+    if "rna_class" not in var.columns:
+        var["rna_class"] = [_rna_class(n) for n in var.index]
+    atlas = Atlas(counts=matrix, samples=obs, features=var, value_kind=value_kind, study_column=study_column,
+                  source=str(path), provenance={"counts_file": str(path), "orientation": "AnnData: samples in rows"})
+    if verbose:
+        print(f"Read {path.name}: {atlas.n_samples} samples x {atlas.n_features} features ({value_kind}) from AnnData.")
+    return atlas
+
+
+def _decode(values: np.ndarray) -> np.ndarray:
+    if values.dtype.kind in ("S", "O"):
+        return np.array([v.decode() if isinstance(v, bytes) else v for v in values], dtype=object)
+    return values
+
+
+def _read_h5ad_matrix(node, path: Path) -> np.ndarray:
+    import h5py
+    from scipy import sparse
+
+    if isinstance(node, h5py.Dataset):
+        return np.asarray(node[()], dtype=np.float32)
+    encoding = node.attrs.get("encoding-type", "")
+    encoding = encoding.decode() if isinstance(encoding, bytes) else encoding
+    kind = {"csr_matrix": sparse.csr_matrix, "csc_matrix": sparse.csc_matrix}.get(encoding)
+    if kind is None:
+        raise SrnaInputError(f"{path}: unsupported X encoding {encoding!r}")
+    shape = tuple(int(n) for n in node.attrs["shape"])
+    return kind((node["data"][()], node["indices"][()], node["indptr"][()]), shape=shape).toarray().astype(np.float32)
+
+
+def _read_h5ad_frame(group) -> pd.DataFrame:
+    index_key = group.attrs.get("_index", "_index")
+    index_key = index_key.decode() if isinstance(index_key, bytes) else index_key
+    order = [c.decode() if isinstance(c, bytes) else c for c in group.attrs.get("column-order", [])]
+    columns = {}
+    for name in order:
+        node = group[name]
+        if "categories" in node:  # categorical: codes into categories, -1 = missing
+            categories = _decode(node["categories"][()])
+            codes = node["codes"][()]
+            columns[name] = np.where(codes >= 0, categories[np.clip(codes, 0, None)], None).astype(object)
+        else:
+            columns[name] = _decode(node[()])
+    frame = pd.DataFrame(columns, index=pd.Index(_decode(group[index_key][()]).astype(str)))
+    for name in frame.columns:
+        if frame[name].dtype == object:
+            frame[name] = frame[name].where(frame[name].notna(), np.nan)
+    return frame

@@ -1,0 +1,84 @@
+"""Notebooks: stored clean with a parameters cell, and executed through the runner at quick size."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from srna_nb import cli
+from srna_nb.errors import SrnaParameterError
+from srna_nb.runner import PROJECT_ROOT, load_profile, run_profile
+
+NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_stored_without_outputs_and_with_parameters(path):
+    notebook = json.loads(path.read_text())
+    code = [c for c in notebook["cells"] if c["cell_type"] == "code"]
+    assert any("parameters" in c.get("metadata", {}).get("tags", []) for c in code), "no cell tagged 'parameters'"
+    assert not any(c.get("outputs") or c.get("execution_count") for c in code), "committed with outputs"
+
+
+def test_every_profile_names_existing_notebooks_and_parameter_files():
+    for profile in sorted((PROJECT_ROOT / "parameters" / "profiles").glob("*.yaml")):
+        name, runs = load_profile(profile)
+        assert runs and all(r.notebook.exists() for r in runs), profile
+
+
+@pytest.mark.slow
+def test_quick_profile_executes_every_notebook(tmp_path):
+    results = run_profile("quick", reports_dir=tmp_path, echo=lambda *a, **k: None)
+    assert {r.run.notebook for r in results} == set(NOTEBOOKS)
+    failures = {r.run.name: r.error for r in results if r.status != "ok"}
+    assert not failures
+    for result in results:
+        page = result.html.read_text()
+        assert "Simulated data" in page and "Traceback" not in page
+        assert "<img" in page  # figures embedded as static images
+    index = (tmp_path / "index.html").read_text()
+    assert all(f'href="quick/{r.run.name}.html"' in index for r in results)
+
+
+def _project(tmp_path: Path) -> Path:
+    """A throw-away project with one good and one failing notebook."""
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "parameters" / "profiles").mkdir(parents=True)
+    for name, body in (("good", "print(value * 2)"), ("bad", "raise RuntimeError('planted failure')")):
+        parameters = new_code_cell("value = 1")
+        parameters.metadata["tags"] = ["parameters"]
+        notebook = new_notebook(cells=[parameters, new_code_cell(body)])
+        notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(notebook, tmp_path / "notebooks" / f"{name}.ipynb")
+    (tmp_path / "parameters" / "profiles" / "t.yaml").write_text(
+        "name: t\nruns:\n  - notebook: bad\n  - notebook: good\n    overrides: {value: 21}\n"
+    )
+    return tmp_path
+
+
+@pytest.mark.slow
+def test_failed_notebook_does_not_stop_the_others(tmp_path):
+    root = _project(tmp_path)
+    results = run_profile("t", reports_dir=root / "reports", echo=lambda *a, **k: None, root=root)
+    bad, good = results
+    assert bad.status == "failed" and "RuntimeError: planted failure" in bad.error and "cell" in bad.error
+    assert bad.executed.exists()  # kept, showing the error
+    assert good.status == "ok" and "42" in good.executed.read_text()
+    index = (root / "reports" / "index.html").read_text()
+    assert "FAILED: cell" in index and "planted failure" in index
+    assert not list((root / "reports").rglob("*.tmp.*"))  # no temporary files left behind
+
+
+def test_unknown_profile_and_run_are_one_line_errors(tmp_path, capsys):
+    with pytest.raises(SrnaParameterError, match="parameter file not found"):
+        load_profile("no-such-profile")
+    assert cli.main(["run", "--profile", "no-such-profile"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("srna-nb: error:") and error.count("\n") == 1
+    root = _project(tmp_path)
+    with pytest.raises(SrnaParameterError, match="'nothing' is not a run of profile t"):
+        run_profile("t", reports_dir=tmp_path / "r", only=["nothing"], root=root)
