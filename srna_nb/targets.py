@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
+from srna_nb.atlas import Atlas
 from srna_nb.errors import SrnaParameterError
 
 #: Default age bins in years, left-closed: [0, 18), [18, 40), [40, 65), [65, inf).
@@ -41,3 +43,132 @@ def _check_bins(bins: Sequence[float]) -> None:
         raise SrnaParameterError(
             f"age bins must be at least three increasing edges (two classes), got {list(bins)}"
         )
+
+
+@dataclass(frozen=True)
+class TargetData:
+    """The samples usable for one prediction target, ready for scikit-learn.
+
+    Attributes
+    ----------
+    target
+        Sample-sheet column predicted.
+    X
+        Expression rows of the kept samples (the atlas' values, not yet preprocessed).
+    y
+        Labels (object array of strings).
+    groups
+        Study of each kept sample (None when the atlas names no study column).
+    sample_ids
+        Ids of the kept samples, aligned with ``X`` and ``y``.
+    feature_names
+        Column names of ``X``.
+    dropped
+        Table of what was left out and why: ``label``, ``samples``, ``studies``, ``reason``.
+    """
+
+    target: str
+    X: np.ndarray
+    y: np.ndarray
+    groups: np.ndarray | None
+    sample_ids: pd.Index
+    feature_names: pd.Index
+    dropped: pd.DataFrame
+
+    @property
+    def classes(self) -> list[str]:
+        return sorted(set(self.y))
+
+    def class_table(self) -> pd.DataFrame:
+        """Samples and studies per kept class."""
+        frame = pd.DataFrame({"label": self.y, "study": self.groups if self.groups is not None else np.nan})
+        return frame.groupby("label").agg(samples=("label", "size"), studies=("study", "nunique")).sort_values("samples", ascending=False)
+
+
+def prepare_target(
+    atlas: Atlas,
+    target: str,
+    *,
+    min_class_size: int = 10,
+    min_studies: int = 1,
+    age_bins: Sequence[float] | None = None,
+    where: Mapping[str, str | Sequence[str]] | None = None,
+    verbose: bool = True,
+) -> TargetData:
+    """Select the labelled samples and classes that can be learned and evaluated for ``target``.
+
+    Parameters
+    ----------
+    atlas
+        The data.
+    target
+        ``tissue``, ``tissue_group``, ``sex``, ``age_group`` or any other sample-sheet column.
+        ``age_group`` is derived from an ``age`` column (years) with ``age_bins`` when given
+        or when the sheet has no ``age_group`` column.
+    min_class_size
+        Classes with fewer labelled samples are dropped.
+    min_studies
+        Classes present in fewer studies are dropped (use 2 for held-out-study evaluation:
+        a class seen in one study only cannot be tested on a study the model has not seen).
+    where
+        Keep only samples whose column equals one of the given values, e.g.
+        ``{"sample_category": "tissue"}``.
+    verbose
+        Print what was dropped and why.
+    """
+    if min_class_size < 1 or min_studies < 1:
+        raise SrnaParameterError(f"min_class_size and min_studies must be at least 1, got {min_class_size}, {min_studies}")
+    labels = _target_labels(atlas, target, age_bins)
+    keep = labels.notna().to_numpy().copy()
+    dropped = [("(no label)", int((~keep).sum()), np.nan, "label missing: left for augmentation")]
+    for column, allowed in (where or {}).items():
+        allowed = [allowed] if isinstance(allowed, str) else list(allowed)
+        inside = atlas.labels(column).isin(allowed).to_numpy()
+        dropped.append((f"({column} not in {allowed})", int((keep & ~inside).sum()), np.nan, "excluded by 'where'"))
+        keep &= inside
+    if min_studies > 1 and atlas.study_column not in atlas.samples.columns:
+        raise SrnaParameterError(
+            f"held-out-study evaluation needs a study column; {atlas.study_column!r} is not in the sample sheet "
+            f"(columns: {', '.join(map(str, atlas.samples.columns))})"
+        )
+    studies = atlas.studies if atlas.study_column in atlas.samples.columns else None
+    frame = pd.DataFrame({"label": labels[keep], "study": studies[keep] if studies is not None else np.nan})
+    per_class = frame.groupby("label").agg(samples=("label", "size"), studies=("study", "nunique"))
+    too_small = per_class["samples"] < min_class_size
+    too_few_studies = per_class["studies"] < min_studies
+    for label, row in per_class[too_small | too_few_studies].iterrows():
+        reason = (f"fewer than {min_class_size} samples" if too_small[label] else f"in fewer than {min_studies} studies")
+        dropped.append((label, int(row["samples"]), int(row["studies"]), reason))
+    kept_classes = per_class.index[~(too_small | too_few_studies)]
+    if len(kept_classes) < 2:
+        raise SrnaParameterError(
+            f"target {target!r} has {len(kept_classes)} class(es) with at least {min_class_size} samples"
+            f"{f' in {min_studies} studies' if min_studies > 1 else ''}; at least two are needed"
+        )
+    keep &= labels.isin(kept_classes).to_numpy()
+    dropped_table = pd.DataFrame(dropped, columns=["label", "samples", "studies", "reason"])
+    dropped_table = dropped_table[dropped_table["samples"] > 0].reset_index(drop=True)
+    if verbose:
+        print(f"{target}: {int(keep.sum())} samples in {len(kept_classes)} classes kept.")
+        for row in dropped_table.itertuples(index=False):
+            print(f"  dropped {row.label}: {row.samples} samples ({row.reason})")
+    return TargetData(
+        target=target,
+        X=atlas.counts[keep],
+        y=labels[keep].astype(str).to_numpy(dtype=object),
+        groups=studies[keep].astype(str).to_numpy(dtype=object) if studies is not None else None,
+        sample_ids=atlas.sample_ids[keep],
+        feature_names=atlas.feature_names,
+        dropped=dropped_table,
+    )
+
+
+def _target_labels(atlas: Atlas, target: str, age_bins: Sequence[float] | None) -> pd.Series:
+    columns = atlas.samples.columns
+    if target == "age_group" and "age" in columns and (age_bins is not None or "age_group" not in columns):
+        return age_groups(pd.to_numeric(atlas.labels("age"), errors="coerce"), age_bins or DEFAULT_AGE_BINS)
+    if target not in columns:
+        raise SrnaParameterError(
+            f"unknown target {target!r}: not a column of the sample sheet (columns: {', '.join(map(str, columns))})"
+        )
+    return atlas.labels(target)

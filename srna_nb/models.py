@@ -1,0 +1,255 @@
+"""Classifiers as scikit-learn estimators: a Keras MLP, a random forest, a linear baseline.
+
+All three share one preprocessing chain (:func:`srna_nb.preprocessing.make_preprocessor`) inside
+a :class:`~sklearn.pipeline.Pipeline` built by :func:`make_model`, so every statistic is fitted
+on training samples only. Hyperparameters come from parameter files (``models:`` in YAML).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from srna_nb.errors import SrnaParameterError
+from srna_nb.preprocessing import make_preprocessor
+
+#: Rows per compiled prediction call; inputs are padded to a power of two up to this size so
+#: that JAX compiles a handful of shapes instead of one per input size.
+PREDICTION_CHUNK = 2048
+
+
+class DLClassifier(ClassifierMixin, BaseEstimator):
+    """A multilayer perceptron (Keras 3, any backend) with a scikit-learn interface.
+
+    Dense ReLU layers with dropout (and optional batch normalization), softmax output, Adam,
+    early stopping on an inner validation split drawn from the training data only, balanced
+    class weights, seeded.
+
+    Parameters
+    ----------
+    hidden_layers
+        Units of each hidden layer.
+    dropout
+        Dropout rate after each hidden layer.
+    input_dropout
+        Dropout rate on the inputs (randomly silences sRNAs: robustness to detection dropouts).
+    batch_norm
+        Batch normalization before each activation.
+    l2
+        L2 weight penalty of the dense layers.
+    learning_rate, batch_size
+        Adam step size and minibatch size.
+    max_epochs, patience
+        Training stops when the validation loss has not improved for ``patience`` epochs;
+        the best weights are kept.
+    validation_share
+        Share of the training samples held back (stratified) for early stopping.
+    class_weight
+        ``"balanced"`` (weights inverse to class frequency) or None.
+    random_state
+        Seed of weights, dropout, shuffling and the validation split.
+    verbose
+        Keras' own progress output (0: none).
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        Class labels, in the order of ``predict_proba``'s columns.
+    model_ : keras.Model
+        The trained network.
+    n_epochs_ : int
+        Epochs trained before early stopping.
+    """
+
+    def __init__(
+        self,
+        hidden_layers: Sequence[int] = (256, 128),
+        dropout: float = 0.5,
+        input_dropout: float = 0.2,
+        batch_norm: bool = False,
+        l2: float = 1e-4,
+        learning_rate: float = 1e-3,
+        batch_size: int = 128,
+        max_epochs: int = 150,
+        patience: int = 10,
+        validation_share: float = 0.1,
+        class_weight: str | None = "balanced",
+        random_state: int = 0,
+        verbose: int = 0,
+    ):
+        self.hidden_layers = hidden_layers
+        self.dropout = dropout
+        self.input_dropout = input_dropout
+        self.batch_norm = batch_norm
+        self.l2 = l2
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.validation_share = validation_share
+        self.class_weight = class_weight
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _build(self, n_features: int, n_classes: int):
+        import keras
+
+        regularizer = keras.regularizers.L2(self.l2) if self.l2 else None
+        layers = [keras.Input(shape=(n_features,))]
+        if self.input_dropout:
+            layers.append(keras.layers.Dropout(self.input_dropout))
+        for units in self.hidden_layers:
+            layers.append(keras.layers.Dense(int(units), kernel_regularizer=regularizer, use_bias=not self.batch_norm))
+            if self.batch_norm:
+                layers.append(keras.layers.BatchNormalization())
+            layers.append(keras.layers.Activation("relu"))
+            if self.dropout:
+                layers.append(keras.layers.Dropout(self.dropout))
+        layers.append(keras.layers.Dense(n_classes, activation="softmax"))
+        model = keras.Sequential(layers)
+        model.compile(optimizer=keras.optimizers.Adam(self.learning_rate), loss="sparse_categorical_crossentropy")
+        return model
+
+    def fit(self, X, y):
+        import keras
+
+        X, y = validate_data(self, X, y, dtype=np.float32)
+        self.classes_, encoded = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise SrnaParameterError(f"DLClassifier needs at least two classes, got {len(self.classes_)}")
+        keras.utils.set_random_seed(self.random_state)
+        train, validation = _validation_split(encoded, self.validation_share, self.random_state)
+        weights = None
+        if self.class_weight == "balanced":
+            present = np.unique(encoded[train])
+            balanced = compute_class_weight("balanced", classes=present, y=encoded[train])
+            weights = {int(c): float(w) for c, w in zip(present, balanced)}
+        elif self.class_weight is not None:
+            raise SrnaParameterError(f"class_weight must be 'balanced' or None, got {self.class_weight!r}")
+        self.model_ = self._build(X.shape[1], len(self.classes_))
+        callbacks = []
+        validation_data = None
+        if len(validation):
+            validation_data = (X[validation], encoded[validation])
+            callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=self.patience, restore_best_weights=True))
+        history = self.model_.fit(
+            X[train], encoded[train], validation_data=validation_data, epochs=self.max_epochs,
+            batch_size=self.batch_size, class_weight=weights, callbacks=callbacks, verbose=self.verbose, shuffle=True,
+        )
+        self.n_epochs_ = len(history.epoch)
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        check_is_fitted(self, "model_")
+        X = validate_data(self, X, dtype=np.float32, reset=False)
+        return predict_in_chunks(self.model_, X)
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        return tags
+
+
+def predict_in_chunks(model, X: np.ndarray, chunk: int = PREDICTION_CHUNK) -> np.ndarray:
+    """Compiled prediction (``predict_on_batch``) over row chunks padded to a few fixed sizes."""
+    outputs = []
+    for start in range(0, len(X), chunk):
+        block = X[start : start + chunk]
+        size = min(chunk, 1 << max(0, int(np.ceil(np.log2(len(block))))))
+        padded = np.zeros((size, X.shape[1]), dtype=np.float32)
+        padded[: len(block)] = block
+        outputs.append(np.asarray(model.predict_on_batch(padded))[: len(block)])
+    return np.concatenate(outputs).astype(np.float64) if outputs else np.zeros((0, model.output_shape[-1]))
+
+
+def _validation_split(encoded: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified inner split of the training data for early stopping (random when a class is too rare)."""
+    positions = np.arange(len(encoded))
+    if not share:
+        return positions, positions[:0]
+    counts = np.bincount(encoded)
+    stratify = encoded if counts[counts > 0].min() >= 2 else None
+    n_validation = max(int(round(share * len(encoded))), len(np.unique(encoded)) if stratify is not None else 1)
+    if n_validation >= len(encoded) - 1:
+        return positions, positions[:0]
+    train, validation = train_test_split(positions, test_size=n_validation, stratify=stratify, random_state=seed)
+    return np.sort(train), np.sort(validation)
+
+
+class RFClassifier(RandomForestClassifier):
+    """scikit-learn's random forest with the study's style of settings as defaults.
+
+    500 trees, sqrt(p) features per split, fully grown trees, balanced class weights per
+    bootstrap sample, all cores. Other :class:`~sklearn.ensemble.RandomForestClassifier`
+    arguments keep scikit-learn's defaults.
+    """
+
+    def __init__(
+        self,
+        n_estimators: int = 500,
+        max_features: str | float | int = "sqrt",
+        min_samples_leaf: int = 1,
+        max_depth: int | None = None,
+        class_weight: str | None = "balanced_subsample",
+        n_jobs: int | None = -1,
+        random_state: int = 0,
+    ):
+        super().__init__(
+            n_estimators=n_estimators, max_features=max_features, min_samples_leaf=min_samples_leaf,
+            max_depth=max_depth, class_weight=class_weight, n_jobs=n_jobs, random_state=random_state,
+        )
+
+
+def linear_classifier(C: float = 0.05, max_iter: int = 500, class_weight: str | None = "balanced", random_state: int = 0) -> LogisticRegression:
+    """L2-regularized multinomial logistic regression: the simple baseline a fair benchmark needs."""
+    return LogisticRegression(C=C, max_iter=max_iter, class_weight=class_weight, random_state=random_state)
+
+
+#: Model names accepted in parameter files, with their constructors.
+MODELS = {"dl": DLClassifier, "rf": RFClassifier, "linear": linear_classifier}
+
+
+def make_model(
+    name: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    input_scale: str = "counts",
+    min_share: float = 0.01,
+    seed: int | None = None,
+) -> Pipeline:
+    """A preprocessing + classifier pipeline by model name.
+
+    Parameters
+    ----------
+    name
+        ``dl``, ``rf`` or ``linear``.
+    params
+        Hyperparameters of the classifier (as in the ``models:`` section of a parameter file).
+    input_scale, min_share
+        Passed to :func:`~srna_nb.preprocessing.make_preprocessor`.
+    seed
+        Sets the classifier's ``random_state`` unless ``params`` does.
+    """
+    if name not in MODELS:
+        raise SrnaParameterError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
+    params = dict(params or {})
+    if "hidden_layers" in params:
+        params["hidden_layers"] = tuple(params["hidden_layers"])
+    if seed is not None:
+        params.setdefault("random_state", seed)
+    try:
+        classifier = MODELS[name](**params)
+    except TypeError as error:
+        raise SrnaParameterError(f"model {name!r}: {error}") from None
+    return Pipeline([("preprocess", make_preprocessor(input_scale, min_share=min_share)), ("model", classifier)])
