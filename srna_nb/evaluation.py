@@ -138,16 +138,30 @@ class Evaluation:
         matrix = confusion_matrix(part["true"], part["predicted"], labels=self.classes, normalize=normalize)
         return pd.DataFrame(matrix, index=pd.Index(self.classes, name="true"), columns=pd.Index(self.classes, name="predicted"))
 
-    def write(self, directory: str | Path) -> list[Path]:
-        """Write scores, summary and predictions as CSV into ``directory``."""
+    def per_class_table(self, protocol: str, metric: str = "recall") -> pd.DataFrame:
+        """Classes x models of one per-class metric (``precision``, ``recall``, ``f1``)."""
+        models = self.scores["model"].unique()
+        return pd.DataFrame({model: self.per_class(model, protocol)[metric] for model in models})
+
+    def write(self, directory: str | Path | None) -> list[Path]:
+        """Write scores, summary, predictions and the paper-style table as CSV into ``directory``.
+
+        ``paper_summary.csv`` (rows: target x protocol, columns: models, pooled accuracy) is
+        what ``srna-nb run`` collects on the report index. Nothing is written for None.
+        """
+        if directory is None:
+            return []
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        written = []
-        for name, table in (("scores", self.scores), ("summary", self.summary()), ("predictions", self.predictions)):
-            path = directory / f"{self.target}_{name}.csv"
-            table.to_csv(path, index=name == "summary")
-            written.append(path)
-        return written
+        tables = {
+            f"{self.target}_scores.csv": (self.scores, False),
+            f"{self.target}_summary.csv": (self.summary(), True),
+            f"{self.target}_predictions.csv": (self.predictions, False),
+            "paper_summary.csv": (paper_style_summary([self]), True),
+        }
+        for name, (table, index) in tables.items():
+            table.to_csv(directory / name, index=index)
+        return [directory / name for name in tables]
 
 
 def _metrics(true: np.ndarray, predicted: np.ndarray, probabilities: np.ndarray, classes: list[str]) -> dict[str, float]:

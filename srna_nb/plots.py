@@ -96,6 +96,48 @@ def scatter_by(coordinates: pd.DataFrame, color_by: str, x: str = "PC1", y: str 
     return fig
 
 
-def atlas_depth(atlas: Atlas) -> Figure:
-    """Library sizes of an atlas of counts (reads per sample, log scale)."""
+def atlas_depth(atlas: Atlas) -> Figure | None:
+    """Library sizes of an atlas of counts (reads per sample, log scale); None for normalized input."""
+    if atlas.value_kind != "counts":
+        print(f"Library sizes are not shown: the input is {atlas.value_kind}, not counts.")
+        return None
     return histogram(atlas.library_sizes(), "Library sizes", "reads per sample (log scale)", log_x=True, simulated=atlas.simulated)
+
+
+def confusion_heatmap(confusion: pd.DataFrame, title: str = "", simulated: bool = False, ax: Axes | None = None) -> Figure:
+    """Row-normalized confusion matrix (true class in rows) as a heatmap with the diagonal share written in."""
+    shares = confusion.div(confusion.sum(axis=1).replace(0, np.nan), axis=0).fillna(0.0)
+    n = len(shares)
+    fig, ax = _axes(ax, (max(4.5, 0.28 * n + 2.5), max(4.0, 0.28 * n + 1.8)))
+    image = ax.imshow(shares.to_numpy(), cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(n), [str(c) for c in shares.columns], rotation=90, fontsize=7)
+    ax.set_yticks(range(n), [str(c) for c in shares.index], fontsize=7)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if n <= 12:
+        for i in range(n):
+            for j in range(n):
+                if shares.iat[i, j] >= 0.01:
+                    ax.text(j, i, f"{shares.iat[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                            color="white" if shares.iat[i, j] > 0.6 else "black")
+    fig.colorbar(image, ax=ax, shrink=0.7, label="share of true class")
+    ax.set_title(title)
+    _simulated_tag(fig, simulated)
+    return fig
+
+
+def grouped_bars(table: pd.DataFrame, title: str = "", xlabel: str = "", simulated: bool = False, ax: Axes | None = None) -> Figure:
+    """Horizontal grouped bars: one group per row of ``table``, one bar per column (e.g. recall per class and model)."""
+    table = table.iloc[::-1]
+    n_rows, n_cols = table.shape
+    fig, ax = _axes(ax, (7, max(2.5, 0.3 * n_rows * max(1, n_cols / 2) + 1)))
+    height = 0.8 / n_cols
+    positions = np.arange(n_rows)
+    for k, column in enumerate(table.columns):
+        ax.barh(positions + k * height - 0.4 + height / 2, table[column].to_numpy(), height=height, label=str(column))
+    ax.set_yticks(positions, [str(i) for i in table.index], fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="lower right")
+    _simulated_tag(fig, simulated)
+    return fig

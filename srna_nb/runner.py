@@ -30,6 +30,9 @@ import yaml
 from srna_nb.errors import SrnaParameterError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+#: Parameters a profile may set for all runs even where a notebook does not use them.
+SHARED_PARAMETERS = {"data_source", "n_samples", "seed", "data_path", "counts_path", "samples_path",
+                     "loader_options", "progress", "output_dir", "models", "n_splits"}
 
 
 @dataclass
@@ -96,7 +99,7 @@ def load_profile(profile: str | Path, root: Path = PROJECT_ROOT, extra_parameter
         for file in extra_parameters:
             parameters.update(read_yaml(Path(file)))
         parameters.update(entry.get("overrides") or {})
-        runs.append(Run(name=name, notebook=notebook, parameters=parameters))
+        runs.append(Run(name=name, notebook=notebook, parameters=_known_parameters(notebook, parameters, path)))
     return str(spec.get("name", path.stem)), runs
 
 
@@ -109,6 +112,31 @@ def _temporary_beside(path: Path) -> Path:
     os.umask(umask)
     os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes 0600; reports are for sharing
     return Path(temporary)
+
+
+def notebook_parameters(notebook: Path) -> set[str]:
+    """Names assigned in a notebook's ``parameters`` cell."""
+    import ast
+
+    import nbformat
+
+    for cell in nbformat.read(notebook, as_version=4).cells:
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            tree = ast.parse(cell.source)
+            return {t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)}
+    return set()
+
+
+def _known_parameters(notebook: Path, parameters: dict[str, Any], profile: Path) -> dict[str, Any]:
+    """Keep the parameters this notebook declares; a misspelt override is an error, not a silent no-op."""
+    declared = notebook_parameters(notebook)
+    overrides_unknown = [k for k in parameters if k not in declared and k not in SHARED_PARAMETERS]
+    if overrides_unknown:
+        raise SrnaParameterError(
+            f"{profile}: parameter {overrides_unknown[0]!r} is not declared by {notebook.name} "
+            f"(its parameters: {', '.join(sorted(declared))})"
+        )
+    return {k: v for k, v in parameters.items() if k in declared}
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -137,12 +165,15 @@ def execute(run: Run, output_dir: Path, keep_code: bool = False, log_output: boo
 
     output_dir.mkdir(parents=True, exist_ok=True)
     executed = output_dir / f"{run.name}.ipynb"
+    parameters = dict(run.parameters)
+    if "output_dir" in notebook_parameters(run.notebook):
+        parameters["output_dir"] = str((output_dir / f"{run.name}_files").resolve())
     started = time.perf_counter()
     temporary = _temporary_beside(executed)
     error = ""
     try:
         papermill.execute_notebook(
-            str(run.notebook), str(temporary), parameters=run.parameters, kernel_name="python3",
+            str(run.notebook), str(temporary), parameters=parameters, kernel_name="python3",
             cwd=str(run.notebook.parent), progress_bar=False, log_output=log_output,
         )
     except papermill.PapermillExecutionError as failure:
@@ -192,6 +223,14 @@ def run_profile(
     return results
 
 
+def collect_paper_summary(profile_dir: Path):
+    """Stack the ``paper_summary.csv`` tables that evaluation runs wrote (None when there are none)."""
+    import pandas as pd
+
+    tables = [pd.read_csv(p, index_col=[0, 1]) for p in sorted(profile_dir.glob("*_files/paper_summary.csv"))]
+    return pd.concat(tables) if tables else None
+
+
 def write_index(reports_dir: Path, profile_name: str, results: list[RunResult]) -> Path:
     """``reports/index.html``: every report of the run with its status and time."""
     rows = []
@@ -200,6 +239,12 @@ def write_index(reports_dir: Path, profile_name: str, results: list[RunResult]) 
                 if result.html else html.escape(result.run.name))
         status = "ok" if result.status == "ok" else f"FAILED: {html.escape(result.error)}"
         rows.append(f"<tr><td>{link}</td><td>{html.escape(result.run.notebook.name)}</td><td>{status}</td><td>{result.seconds:.0f} s</td></tr>")
+    summary = collect_paper_summary(reports_dir / profile_name)
+    summary_html = ""
+    if summary is not None:
+        summary.to_csv(reports_dir / profile_name / "paper_summary.csv")
+        summary_html = ("<h2>Accuracy by target and protocol (pooled over folds)</h2>"
+                        + summary.to_html(float_format=lambda v: f"{v:.3f}", classes="summary", table_id="paper-summary"))
     simulated = any(r.run.parameters.get("data_source", "simulated") == "simulated" for r in results)
     note = "<p><em>Reports marked simulated use srna_nb's simulated SEA-like atlas, not real samples.</em></p>" if simulated else ""
     page = f"""<!DOCTYPE html>
@@ -209,6 +254,8 @@ def write_index(reports_dir: Path, profile_name: str, results: list[RunResult]) 
 <h1>srna_nb reports</h1>
 <p>Profile <strong>{html.escape(profile_name)}</strong>, {len(results)} runs, {sum(r.status == 'ok' for r in results)} succeeded.</p>
 {note}
+{summary_html}
+<h2>Reports</h2>
 <table><thead><tr><th>report</th><th>notebook</th><th>status</th><th>time</th></tr></thead><tbody>
 {''.join(rows)}
 </tbody></table>

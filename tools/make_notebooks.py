@@ -88,8 +88,7 @@ plots.histogram(studies["samples"], "Samples per study", "samples in the study",
 '''),
         md("## Sequencing depth and detection"),
         code('''
-if atlas.value_kind == "counts":
-    plots.atlas_depth(atlas)
+plots.atlas_depth(atlas)
 display(overview.detection_by_class(atlas))
 plots.detection_curve(overview.detection_rates(atlas), simulated=atlas.simulated);
 '''),
@@ -110,6 +109,82 @@ batch effects that make prediction on unseen studies harder than cross-validatio
 coordinates, explained = overview.pca_coordinates(atlas, seed=seed)
 for column in color_by:
     plots.scatter_by(coordinates, column, explained=explained, simulated=atlas.simulated)
+'''),
+    ],
+)
+write(
+    "02_train_evaluate",
+    [
+        md("""
+# Train and evaluate: one target, three models, two protocols
+
+Deep learning (Keras MLP), random forest and a regularized linear baseline predict one sample
+attribute from the small-RNA profile. **Stratified cross-validation** tests samples like the
+training ones; **held-out studies** (grouped folds or leave-one-study-out) test on studies the model
+has never seen, the case that matters when annotating new public data. All preprocessing
+(RPM, log2, detection filter, scaling) is fitted inside each training fold.
+"""),
+        parameters(DATA_PARAMETERS + '''
+target = "tissue"  # tissue, tissue_group, sex, age_group or any sample-sheet column
+models = {"dl": {}, "rf": {}, "linear": {}}  # model name -> hyperparameters (empty: defaults)
+protocols = ["stratified", "grouped"]  # also: leave_one_study_out
+n_splits = 5
+min_class_size = 10  # classes with fewer labelled samples are dropped
+min_studies = 2  # classes seen in fewer studies are dropped (needed for held-out studies)
+age_bins = None  # e.g. [0, 18, 40, 65, 200]; None: 0-17, 18-39, 40-64, 65+
+where = {}  # keep samples whose column has one of the values, e.g. {"sample_category": ["tissue"]}
+min_share = 0.01  # detection filter: share of training samples a feature must be detected in
+progress = True
+output_dir = None  # folder for CSV tables (set by `srna-nb run`)
+'''),
+        code('''
+from IPython.display import Markdown, display
+
+from srna_nb import datasets, evaluation, models as srna_models, overview, plots, targets
+
+atlas, truth = datasets.load_dataset(
+    data_source, n_samples=n_samples, seed=seed, path=data_path,
+    counts_path=counts_path, samples_path=samples_path, **loader_options,
+)
+display(Markdown(overview.source_note(atlas)))
+data = targets.prepare_target(
+    atlas, target, min_class_size=min_class_size, min_studies=min_studies, age_bins=age_bins, where=where,
+)
+display(Markdown(f"## Target `{target}`: {len(data.y)} samples, {len(data.classes)} classes"))
+display(data.class_table().T if len(data.classes) > 12 else data.class_table())
+'''),
+        code('''
+estimators = {
+    name: srna_models.make_model(name, params, input_scale=atlas.value_kind, min_share=min_share, seed=seed)
+    for name, params in models.items()
+}
+result = evaluation.evaluate(data, estimators, protocols, n_splits=n_splits, seed=seed, progress=progress)
+'''),
+        md("## Accuracy by model and protocol (pooled over folds)"),
+        code('''
+display(result.accuracy_table("accuracy").style.format("{:.3f}").set_caption("accuracy"))
+display(result.accuracy_table("balanced_accuracy").style.format("{:.3f}").set_caption("balanced accuracy"))
+result.summary().style.format(precision=3)
+'''),
+        code('''
+written = result.write(output_dir)  # CSV tables for the report index (nothing when output_dir is None)
+'''),
+        md("## Per-class accuracy (recall) and confusion matrices"),
+        code('''
+for protocol in protocols:
+    plots.grouped_bars(
+        result.per_class_table(protocol, "recall"), f"Per-class accuracy, {protocol}", "recall",
+        simulated=atlas.simulated,
+    )
+'''),
+        code('''
+for protocol in protocols:
+    for name in models:
+        plots.confusion_heatmap(result.confusion(name, protocol), f"{name}, {protocol}", simulated=atlas.simulated)
+'''),
+        md("## Fold by fold"),
+        code('''
+result.scores.style.format(precision=3)
 '''),
     ],
 )
