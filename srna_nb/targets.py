@@ -135,7 +135,7 @@ def prepare_target(
     frame = pd.DataFrame({"label": labels[keep], "study": studies[keep] if studies is not None else np.nan})
     per_class = frame.groupby("label").agg(samples=("label", "size"), studies=("study", "nunique"))
     too_small = per_class["samples"] < min_class_size
-    too_few_studies = per_class["studies"] < min_studies
+    too_few_studies = (per_class["studies"] < min_studies) & (min_studies > 1)
     for label, row in per_class[too_small | too_few_studies].iterrows():
         reason = (f"fewer than {min_class_size} samples" if too_small[label] else f"in fewer than {min_studies} studies")
         dropped.append((label, int(row["samples"]), int(row["studies"]), reason))

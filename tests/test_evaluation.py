@@ -1,0 +1,196 @@
+"""Learning and evaluation: no leakage, studies never shared, deterministic, clear errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.model_selection import cross_val_score
+from sklearn.preprocessing import StandardScaler
+
+from srna_nb.atlas import Atlas
+from srna_nb.errors import SrnaParameterError
+from srna_nb.evaluation import evaluate, paper_style_summary, split_indices
+from srna_nb.models import DLClassifier, make_model
+from srna_nb.preprocessing import DetectionFilter, LibrarySizeNormalizer, Log2p, make_preprocessor
+from srna_nb.simulate import simulate_atlas
+from srna_nb.targets import prepare_target
+
+TISSUES = ["liver", "heart", "plasma", "cerebral cortex"]
+
+
+@pytest.fixture(scope="module")
+def simulation():
+    return simulate_atlas(n_samples=320, seed=5, n_features=300, n_studies=24, tissues=TISSUES)
+
+
+@pytest.fixture(scope="module")
+def tissue_data(simulation):
+    atlas, _ = simulation
+    return prepare_target(atlas, "tissue", min_studies=2, verbose=False)
+
+
+LIGHT = {"dl": {"hidden_layers": [32], "max_epochs": 15}, "rf": {"n_estimators": 30}, "linear": {}}
+
+
+def light_models(seed=0):
+    return {name: make_model(name, params, seed=seed) for name, params in LIGHT.items()}
+
+
+# -- leakage -------------------------------------------------------------------------------------
+def test_no_preprocessing_statistic_comes_from_the_test_fold(simulation):
+    atlas, _ = simulation
+    # Plant a feature detected only in one study: a filter fitted on all samples would keep it
+    # in every fold; fitted on training folds only, it must vanish when that study is held out.
+    counts = atlas.counts.copy()
+    spy_study = atlas.studies.value_counts().index[0]
+    in_spy = (atlas.studies == spy_study).to_numpy()
+    counts[:, 0] = np.where(in_spy, 500.0, 0.0)
+    planted = Atlas(counts, atlas.samples, atlas.features, study_column="study")
+    data = prepare_target(planted, "tissue", min_studies=2, verbose=False)
+    model = {"linear": make_model("linear", min_share=0.01)}
+    result = evaluate(data, model, ["grouped"], n_splits=4, keep_models=True, progress=False)
+    held_out_spy = 0
+    for (_, _, fold), pipeline in result.fitted.items():
+        train, test = split_indices(data, "grouped", 4)[fold]
+        preprocess = pipeline.named_steps["preprocess"]
+        # Every statistic equals the one fitted on the training rows alone ...
+        expected = make_preprocessor("counts", min_share=0.01).fit(data.X[train])
+        np.testing.assert_array_equal(preprocess.named_steps["detected"].support_, expected.named_steps["detected"].support_)
+        np.testing.assert_allclose(preprocess.named_steps["scale"].mean_, expected.named_steps["scale"].mean_, rtol=1e-6)
+        if spy_study in set(data.groups[test]):
+            held_out_spy += 1
+            assert not preprocess.named_steps["detected"].support_[0], "feature seen only in the test study was kept"
+        else:
+            assert preprocess.named_steps["detected"].support_[0]
+    assert held_out_spy == 1
+
+
+# -- splitters -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("protocol", ["grouped", "leave_one_study_out"])
+def test_held_out_protocols_never_share_a_study(tissue_data, protocol):
+    folds = split_indices(tissue_data, protocol, n_splits=4)
+    assert len(folds) >= 4
+    tested = []
+    for train, test in folds:
+        assert not set(tissue_data.groups[train]) & set(tissue_data.groups[test])
+        tested.extend(test)
+    assert sorted(tested) == list(range(len(tissue_data.y)))  # every sample tested exactly once
+    if protocol == "leave_one_study_out":
+        assert all(len(set(tissue_data.groups[test])) == 1 for _, test in folds)
+
+
+def test_stratified_folds_keep_class_shares(tissue_data):
+    shares = pd.Series(tissue_data.y).value_counts(normalize=True)
+    for _, test in split_indices(tissue_data, "stratified", 5):
+        fold = pd.Series(tissue_data.y[test]).value_counts(normalize=True)
+        assert (fold.reindex(shares.index) - shares).abs().max() < 0.05
+
+
+# -- results -----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def light_result(tissue_data):
+    return evaluate(tissue_data, light_models(), ["stratified", "grouped"], n_splits=3, progress=False)
+
+
+def test_result_tables(light_result, tissue_data):
+    scores = light_result.scores
+    assert len(scores) == 3 * 2 * 3
+    assert scores[["accuracy", "balanced_accuracy", "macro_f1"]].apply(lambda c: c.between(0, 1)).all().all()
+    summary = light_result.summary()
+    assert {"accuracy mean", "accuracy std", "pooled accuracy", "pooled log_loss"} <= set(summary.columns)
+    assert (summary["samples"] == len(tissue_data.y)).all()
+    # Pooled accuracy is computed from the predictions, not copied.
+    part = light_result.predictions.query("model == 'linear' and protocol == 'grouped'")
+    assert summary.loc[("linear", "grouped"), "pooled accuracy"] == pytest.approx((part["true"] == part["predicted"]).mean())
+    assert np.allclose(light_result.probabilities.sum(axis=1), 1.0, atol=1e-5)
+    confusion = light_result.confusion("rf", "stratified")
+    assert confusion.to_numpy().sum() == len(tissue_data.y) and list(confusion.index) == light_result.classes
+    per_class = light_result.per_class("dl", "grouped")
+    assert per_class["support"].sum() == len(tissue_data.y)
+    # Cross-validation on the same simulated studies is easier than unseen studies.
+    table = light_result.accuracy_table()
+    assert table.loc["stratified"].mean() > table.loc["grouped"].mean()
+    assert table.loc["stratified"].min() > 0.8
+    paper = paper_style_summary([light_result])
+    assert list(paper.columns) == ["dl", "rf", "linear"] and paper.index.names == ["target", "protocol"]
+
+
+def test_written_tables(light_result, tmp_path):
+    paths = light_result.write(tmp_path)
+    assert {p.name for p in paths} >= {"paper_summary.csv", "tissue_scores.csv"}
+    assert len(pd.read_csv(tmp_path / "tissue_predictions.csv")) == len(light_result.predictions)
+    assert light_result.write(None) == []
+
+
+def test_same_seed_same_metrics(tissue_data, light_result):
+    again = evaluate(tissue_data, light_models(), ["stratified", "grouped"], n_splits=3, progress=False)
+    columns = ["model", "protocol", "fold", "accuracy", "balanced_accuracy", "macro_f1", "log_loss"]
+    pd.testing.assert_frame_equal(again.scores[columns], light_result.scores[columns])
+    pd.testing.assert_frame_equal(again.predictions, light_result.predictions)
+
+
+# -- estimators ---------------------------------------------------------------------------------
+def test_dl_classifier_is_a_scikit_learn_estimator(tissue_data):
+    model = DLClassifier(hidden_layers=(16,), max_epochs=5, random_state=1)
+    twin = clone(model)
+    assert twin.get_params() == model.get_params()
+    pipeline = make_model("dl", {"hidden_layers": [16], "max_epochs": 5})
+    scores = cross_val_score(pipeline, tissue_data.X, tissue_data.y, cv=3)
+    assert scores.shape == (3,) and scores.mean() > 0.5
+    pipeline.fit(tissue_data.X, tissue_data.y)
+    proba = pipeline.predict_proba(tissue_data.X[:7])
+    assert proba.shape == (7, len(tissue_data.classes)) and np.allclose(proba.sum(axis=1), 1, atol=1e-5)
+    assert set(pipeline.predict(tissue_data.X[:7])) <= set(tissue_data.classes)
+    assert 1 <= pipeline.named_steps["model"].n_epochs_ <= 5
+
+
+def test_preprocessing_steps():
+    counts = np.array([[10, 30, 0, 60], [0, 0, 0, 0], [5, 5, 0, 0]], dtype=np.float32)
+    rpm = LibrarySizeNormalizer().fit_transform(counts)
+    np.testing.assert_allclose(rpm[0], [1e5, 3e5, 0, 6e5], rtol=1e-6)
+    assert not rpm[1].any()  # an empty library stays zero
+    np.testing.assert_allclose(Log2p().fit_transform(np.array([[0, 1, 3]])), [[0, 1, 2]])
+    detected = DetectionFilter(min_share=0.5).fit(counts)
+    assert list(detected.support_) == [True, True, False, False]
+    assert [name for name, _ in make_preprocessor("log2_rpm").steps] == ["detected", "scale"]
+    assert [name for name, _ in make_preprocessor("rpm").steps] == ["log2", "detected", "scale"]
+
+
+# -- clear errors ---------------------------------------------------------------------------------
+def test_bad_parameters_give_clear_errors(simulation, tissue_data):
+    atlas, _ = simulation
+    with pytest.raises(SrnaParameterError, match="unknown target 'organ'"):
+        prepare_target(atlas, "organ", verbose=False)
+    with pytest.raises(SrnaParameterError, match="at least two are needed"):
+        prepare_target(atlas, "tissue", min_class_size=10_000, verbose=False)
+    no_study = Atlas(atlas.counts, atlas.samples.drop(columns="study"), atlas.features)
+    with pytest.raises(SrnaParameterError, match="needs a study column; 'study' is not in the sample sheet"):
+        prepare_target(no_study, "tissue", min_studies=2, verbose=False)
+    data = prepare_target(no_study, "tissue", verbose=False)
+    with pytest.raises(SrnaParameterError, match="holds out studies, but the data has no study column"):
+        split_indices(data, "grouped")
+    with pytest.raises(SrnaParameterError, match="unknown protocol 'random'"):
+        split_indices(tissue_data, "random")
+    with pytest.raises(SrnaParameterError, match="unknown model 'svm'"):
+        make_model("svm")
+    with pytest.raises(SrnaParameterError, match="model 'rf'.*n_trees"):
+        make_model("rf", {"n_trees": 10})
+
+
+def test_classes_dropped_with_reasons(simulation, capsys):
+    atlas, _ = simulation
+    data = prepare_target(atlas, "tissue", min_class_size=60, min_studies=2)
+    out = capsys.readouterr().out
+    assert "dropped (no label)" in out
+    assert set(data.dropped["reason"]) >= {"label missing: left for augmentation"}
+    assert all(data.class_table()["samples"] >= 60)
+
+
+def test_custom_age_bins_and_where_filter(simulation):
+    atlas, truth = simulation
+    data = prepare_target(atlas, "age_group", age_bins=[0, 40, 200], min_class_size=5, verbose=False)
+    assert set(data.classes) <= {"0-39", "40-199"}
+    plasma_only = prepare_target(atlas, "sex", where={"tissue": ["plasma", "liver"]}, min_class_size=2, verbose=False)
+    assert set(atlas.samples.loc[plasma_only.sample_ids, "tissue"]) <= {"plasma", "liver"}
