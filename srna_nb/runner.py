@@ -22,6 +22,7 @@ import os
 import tempfile
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -30,9 +31,6 @@ import yaml
 from srna_nb.errors import SrnaParameterError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-#: Parameters a profile may set for all runs even where a notebook does not use them.
-SHARED_PARAMETERS = {"data_source", "n_samples", "seed", "data_path", "counts_path", "samples_path",
-                     "loader_options", "progress", "output_dir", "models", "n_splits"}
 
 
 @dataclass
@@ -114,11 +112,13 @@ def _temporary_beside(path: Path) -> Path:
     return Path(temporary)
 
 
+@lru_cache(maxsize=64)
 def notebook_parameters(notebook: Path) -> set[str]:
     """Names assigned in a notebook's ``parameters`` cell."""
     import ast
 
     import nbformat
+
 
     for cell in nbformat.read(notebook, as_version=4).cells:
         if "parameters" in cell.get("metadata", {}).get("tags", []):
@@ -128,13 +128,17 @@ def notebook_parameters(notebook: Path) -> set[str]:
 
 
 def _known_parameters(notebook: Path, parameters: dict[str, Any], profile: Path) -> dict[str, Any]:
-    """Keep the parameters this notebook declares; a misspelt override is an error, not a silent no-op."""
+    """Keep the parameters this notebook declares.
+
+    Parameter files are shared between notebooks, so a name another notebook declares is
+    passed over quietly; a name no notebook declares is a typo and stops the run.
+    """
     declared = notebook_parameters(notebook)
-    overrides_unknown = [k for k in parameters if k not in declared and k not in SHARED_PARAMETERS]
-    if overrides_unknown:
+    anywhere = set().union(*(notebook_parameters(n) for n in notebook.parent.glob("*.ipynb")))
+    unknown = sorted(set(parameters) - anywhere)
+    if unknown:
         raise SrnaParameterError(
-            f"{profile}: parameter {overrides_unknown[0]!r} is not declared by {notebook.name} "
-            f"(its parameters: {', '.join(sorted(declared))})"
+            f"{profile}: parameter {unknown[0]!r} is declared by no notebook ({notebook.name} declares: {', '.join(sorted(declared))})"
         )
     return {k: v for k, v in parameters.items() if k in declared}
 

@@ -82,3 +82,10 @@ def test_unknown_profile_and_run_are_one_line_errors(tmp_path, capsys):
     root = _project(tmp_path)
     with pytest.raises(SrnaParameterError, match="'nothing' is not a run of profile t"):
         run_profile("t", reports_dir=tmp_path / "r", only=["nothing"], root=root)
+
+
+def test_misspelt_parameter_is_refused(tmp_path):
+    root = _project(tmp_path)
+    (root / "parameters" / "profiles" / "typo.yaml").write_text("runs:\n  - notebook: good\n    overrides: {valeu: 3}\n")
+    with pytest.raises(SrnaParameterError, match="parameter 'valeu' is declared by no notebook"):
+        load_profile("typo", root=root)
