@@ -25,3 +25,14 @@ def test_microrna_atlas_loads(real_atlas_dir):
 def test_microrna_atlas_through_load_dataset(real_atlas_dir):
     atlas, truth = load_dataset("microrna_atlas", path=real_atlas_dir, verbose=False)
     assert truth is None and not atlas.simulated
+
+
+def test_microrna_atlas_organ_target_for_held_out_studies(real_atlas_dir):
+    from srna_nb.evaluation import split_indices
+    from srna_nb.targets import prepare_target
+
+    atlas = load_microrna_atlas(real_atlas_dir, verbose=False)
+    data = prepare_target(atlas, "organ", where={"sample_category": ["tissue"]}, min_class_size=3, min_studies=2, verbose=False)
+    assert len(data.classes) == 12 and len(data.y) == 188  # shared/REFERENCE.md
+    folds = split_indices(data, "leave_one_study_out")
+    assert all(not set(data.groups[train]) & set(data.groups[test]) for train, test in folds)
