@@ -155,6 +155,33 @@ class DLClassifier(ClassifierMixin, BaseEstimator):
     def predict(self, X) -> np.ndarray:
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
+    def __getstate__(self) -> dict:
+        """Pickle support (joblib workers, copies): the network travels as ``.keras`` bytes."""
+        state = self.__dict__.copy()
+        if "model_" in state:
+            import tempfile
+            from pathlib import Path
+
+            with tempfile.TemporaryDirectory() as folder:
+                path = Path(folder) / "model.keras"
+                state["model_"].save(path)
+                state["model_"] = path.read_bytes()
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        if isinstance(state.get("model_"), bytes):
+            import tempfile
+            from pathlib import Path
+
+            import keras
+
+            with tempfile.TemporaryDirectory() as folder:
+                path = Path(folder) / "model.keras"
+                path.write_bytes(state["model_"])
+                # compile=False: a model saved under one backend loads under another.
+                state["model_"] = keras.models.load_model(path, compile=False)
+        self.__dict__.update(state)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False

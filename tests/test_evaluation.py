@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -144,6 +146,9 @@ def test_dl_classifier_is_a_scikit_learn_estimator(tissue_data):
     assert proba.shape == (7, len(tissue_data.classes)) and np.allclose(proba.sum(axis=1), 1, atol=1e-5)
     assert set(pipeline.predict(tissue_data.X[:7])) <= set(tissue_data.classes)
     assert 1 <= pipeline.named_steps["model"].n_epochs_ <= 5
+    # Pickles (for joblib workers) and predicts the same after the round trip.
+    copy = pickle.loads(pickle.dumps(pipeline))
+    np.testing.assert_allclose(copy.predict_proba(tissue_data.X[:7]), proba, rtol=1e-5, atol=1e-6)
 
 
 def test_preprocessing_steps():
