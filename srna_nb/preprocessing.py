@@ -9,7 +9,7 @@ filter, standardization.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -17,7 +17,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from srna_nb.errors import SrnaParameterError
 
 
-class LibrarySizeNormalizer(TransformerMixin, BaseEstimator):
+class LibrarySizeNormalizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Scale each sample to reads per million (RPM).
 
     The denominator is the sample's total over all features of the input matrix, before any
@@ -40,7 +40,7 @@ class LibrarySizeNormalizer(TransformerMixin, BaseEstimator):
         return (X * (self.scale / totals)).astype(np.float32)
 
 
-class Log2p(TransformerMixin, BaseEstimator):
+class Log2p(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """``log2(x + pseudocount)``; stateless."""
 
     def __init__(self, pseudocount: float = 1.0):
