@@ -36,8 +36,12 @@ def main(n_rows: int = 800, n_repeats: int = 3) -> None:
         timings[method] = time.perf_counter() - started
         print(f"{method:5s} {timings[method]:7.1f} s", flush=True)
     columns = [c for c in tables["fast"].columns if c.startswith("repeat")]
-    difference = np.abs(tables["fast"].loc[tables["eli5"].index, columns].to_numpy() - tables["eli5"][columns].to_numpy()).max()
-    print(f"speed-up (eli5 / fast): {timings['eli5'] / timings['fast']:.1f}x; largest difference in scores: {difference:.2g}")
+    differences = np.abs(tables["fast"].loc[tables["eli5"].index, columns].to_numpy() - tables["eli5"][columns].to_numpy())
+    print(f"speed-up (eli5 / fast): {timings['eli5'] / timings['fast']:.1f}x")
+    # Float32 rounding differs between the rank-one update and a full re-prediction, so a sample
+    # whose top two classes tie to ~1e-7 can flip: a difference of one sample, 1 / n_rows.
+    print(f"scores that differ: {(differences > 1e-12).sum()} of {differences.size}; "
+          f"largest difference {differences.max():.2g} (one sample = {1 / len(y):.2g})")
 
 
 if __name__ == "__main__":
