@@ -278,6 +278,37 @@ class RFClassifier(RandomForestClassifier):
         )
 
 
+    def iter_permuted_proba(self, X, permutations: np.ndarray):
+        """Class probabilities with one column at a time replaced by a permutation of its rows.
+
+        Exact up to float64 summation order: permuting feature ``j`` can only change trees that
+        split on ``j``, so each tree's probabilities on the unpermuted data are computed once and
+        only the trees using ``j`` are re-predicted. See :meth:`DLClassifier.iter_permuted_proba`
+        for the arguments.
+        """
+        check_is_fitted(self, "estimators_")
+        X = np.ascontiguousarray(validate_data(self, X, dtype=np.float32, reset=False))
+        per_tree = [tree.predict_proba(X, check_input=False) for tree in self.estimators_]
+        total = np.sum(per_tree, axis=0, dtype=np.float64)
+        users: dict[int, list[int]] = {}
+        for index, tree in enumerate(self.estimators_):
+            for feature in np.unique(tree.tree_.feature[tree.tree_.feature >= 0]):
+                users.setdefault(int(feature), []).append(index)
+        permuted = X.copy()
+        for repeat, orders in enumerate(permutations):
+            for column, order in enumerate(orders):
+                trees = users.get(column, [])
+                if not trees:
+                    yield repeat, column, total / len(self.estimators_)
+                    continue
+                permuted[:, column] = X[order, column]
+                changed = total.copy()
+                for index in trees:
+                    changed += self.estimators_[index].predict_proba(permuted, check_input=False) - per_tree[index]
+                permuted[:, column] = X[:, column]
+                yield repeat, column, changed / len(self.estimators_)
+
+
 def linear_classifier(C: float = 0.05, max_iter: int = 500, class_weight: str | None = "balanced", random_state: int = 0) -> LogisticRegression:
     """L2-regularized multinomial logistic regression: the simple baseline a fair benchmark needs."""
     return LogisticRegression(C=C, max_iter=max_iter, class_weight=class_weight, random_state=random_state)

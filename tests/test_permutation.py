@@ -8,7 +8,7 @@ from sklearn.utils import check_random_state
 
 from srna_nb.errors import SrnaParameterError
 from srna_nb.explain import permutation_importance, shuffle_orders
-from srna_nb.models import linear_classifier, make_model
+from srna_nb.models import RFClassifier, linear_classifier, make_model
 from srna_nb.simulate import simulate_atlas
 from srna_nb.targets import prepare_target
 
@@ -43,6 +43,7 @@ def test_fast_dl_path_equals_eli5(fitted):
     slow = permutation_importance(pipeline[-1], X, y, n_repeats=2, random_state=4, feature_names=names, method="eli5")
     columns = ["repeat 1", "repeat 2"]
     np.testing.assert_allclose(fast.loc[slow.index, columns].to_numpy(), slow[columns].to_numpy(), atol=1e-12)
+    assert (fast["importance"] > 0).any()
     assert (fast["importance"] > 0).any()  # something matters, so the comparison is not vacuous
 
 
@@ -60,3 +61,13 @@ def test_fast_path_on_a_model_without_one_is_refused(fitted):
     with pytest.raises(SrnaParameterError, match="no fast permutation path"):
         permutation_importance(linear, X, y, method="fast")
     assert len(permutation_importance(linear, X, y, n_repeats=1)) == X.shape[1]  # eli5 fallback
+
+
+def test_fast_rf_path_equals_eli5(fitted):
+    pipeline, X, y, names, _ = fitted
+    forest = RFClassifier(n_estimators=40, n_jobs=1, random_state=2).fit(X, y)  # one thread: fixed summation order
+    fast = permutation_importance(forest, X, y, n_repeats=2, random_state=4, feature_names=names, method="fast")
+    slow = permutation_importance(forest, X, y, n_repeats=2, random_state=4, feature_names=names, method="eli5")
+    columns = ["repeat 1", "repeat 2"]
+    np.testing.assert_allclose(fast.loc[slow.index, columns].to_numpy(), slow[columns].to_numpy(), atol=1e-12)
+    assert (fast["importance"] > 0).any()
