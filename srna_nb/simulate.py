@@ -421,7 +421,6 @@ def _tissue_effects(
             tissue_effects[row, pirna] += fold
             rows.extend(("tissue", tissue, name, fold, "literature") for name in names[pirna][:20])
     markers = pd.DataFrame(rows, columns=["target", "label", "feature", "log2_fold_change", "source"])
-    # Tissue-group markers are also markers of each tissue in the group.
     return markers, group_effects, tissue_effects
 
 
