@@ -9,7 +9,7 @@ import pandas as pd
 from sklearn.decomposition import PCA
 
 from srna_nb.atlas import Atlas
-from srna_nb.preprocessing import make_preprocessor
+from srna_nb.preprocessing import LibrarySizeNormalizer, make_preprocessor
 
 
 def source_note(atlas: Atlas) -> str:
@@ -64,9 +64,7 @@ def study_sizes(atlas: Atlas, label_column: str | None = "tissue") -> pd.DataFra
 def detection_rates(atlas: Atlas) -> pd.DataFrame:
     """Per feature: RNA class, share of samples where it is detected (> 0), mean share of the library."""
     detected = (atlas.counts > 0).mean(axis=0)
-    totals = atlas.counts.sum(axis=1, keepdims=True, dtype=np.float64)
-    totals[totals == 0] = 1.0
-    mean_share = (atlas.counts / totals).mean(axis=0)
+    mean_share = LibrarySizeNormalizer(scale=1.0).fit_transform(atlas.counts).mean(axis=0, dtype=np.float64)
     return pd.DataFrame(
         {"rna_class": atlas.features["rna_class"].to_numpy(), "detected_in": detected, "mean_library_share": mean_share},
         index=atlas.feature_names,

@@ -142,8 +142,7 @@ def simulate_atlas(
         The :class:`~srna_nb.atlas.Atlas` (value_kind ``counts``, ``simulated=True``) and the
         :class:`SimulationTruth` with planted markers, wrong and hidden labels.
     """
-    settings = {k: v for k, v in locals().items() if k != "tissues"}
-    settings["tissues"] = tissues
+    settings = dict(locals())
     _check_settings(n_samples, n_features, n_studies, mirna_share, missing_tissue, missing_sex, missing_age, mislabel_rate)
     rng = np.random.default_rng(seed)
     tissue_table = _select_tissues(tissues)
