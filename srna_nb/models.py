@@ -195,6 +195,29 @@ class DLClassifier(ClassifierMixin, BaseEstimator):
                 for k, column in enumerate(columns):
                     yield repeat, int(column), proba[k * n_samples : (k + 1) * n_samples]
 
+    def dense_layers(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The trained network as affine maps ``(kernel, bias)`` in float64, ReLU between them.
+
+        Inference-time view: dropout is the identity and batch normalization is folded into the
+        preceding dense layer. The last map gives the logits (softmax input). Used by the
+        gradient-based attributions of :mod:`srna_nb.explain.gradients`.
+        """
+        import keras
+
+        check_is_fitted(self, "model_")
+        maps: list[tuple[np.ndarray, np.ndarray]] = []
+        for layer in self.model_.layers:
+            weights = [np.asarray(w, dtype=np.float64) for w in layer.get_weights()]
+            if isinstance(layer, keras.layers.Dense):
+                bias = weights[1] if len(weights) > 1 else np.zeros(weights[0].shape[1])
+                maps.append((weights[0], bias))
+            elif isinstance(layer, keras.layers.BatchNormalization):
+                gamma, beta, mean, variance = weights
+                scale = gamma / np.sqrt(variance + layer.epsilon)
+                kernel, bias = maps[-1]
+                maps[-1] = (kernel * scale, (bias - mean) * scale + beta)
+        return maps
+
     def __getstate__(self) -> dict:
         """Pickle support (joblib workers, copies): the network travels as ``.keras`` bytes."""
         state = self.__dict__.copy()

@@ -74,6 +74,24 @@ class SimulationTruth:
         table = table.reindex(table["log2_fold_change"].abs().sort_values(ascending=False).index)
         return list(dict.fromkeys(table["feature"]))
 
+    def class_markers(self, target: str, label: str | None = None) -> set[str]:
+        """Planted features that tell ``label`` apart from the other classes of ``target``.
+
+        A tissue's own markers plus those of its tissue group; for a class with no marker of its
+        own (e.g. ``male``: sex effects are planted as female-high), or ``label=None``, every
+        marker of the target (and, for tissue, of tissue groups).
+        """
+        targets = [target, "tissue_group"] if target == "tissue" else [target]
+        every = set(self.markers.loc[self.markers["target"].isin(targets), "feature"])
+        own = set(self.markers_of(target, label)) if label is not None else set()
+        if not own:
+            return every
+        if target == "tissue":
+            groups = self.samples.loc[self.samples["tissue"] == label, "tissue_group"].unique()
+            for group in groups:
+                own |= set(self.markers_of("tissue_group", group))
+        return own
+
 
 def simulate_atlas(
     n_samples: int = 4243,

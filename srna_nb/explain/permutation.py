@@ -15,6 +15,7 @@ import pandas as pd
 from sklearn.utils import check_random_state
 
 from srna_nb.errors import SrnaParameterError
+from srna_nb.explain.common import class_indices, feature_labels
 
 
 def shuffle_orders(n_samples: int, n_features: int, n_repeats: int, random_state: int | None = 0) -> np.ndarray:
@@ -33,6 +34,10 @@ def shuffle_orders(n_samples: int, n_features: int, n_repeats: int, random_state
     return orders
 
 
+#: Label of the overall (all classes) score in importance tables.
+ALL_CLASSES = "(all)"
+
+
 def permutation_importance(
     classifier,
     X: np.ndarray,
@@ -42,8 +47,14 @@ def permutation_importance(
     random_state: int = 0,
     feature_names=None,
     method: str = "auto",
+    per_class: bool = True,
 ) -> pd.DataFrame:
-    """Accuracy decrease per feature when that feature is permuted.
+    """Score decrease per feature when that feature is permuted, overall and per class.
+
+    The overall score is accuracy (eli5's ``scoring="accuracy"``). The score of a class is the
+    balanced accuracy of its one-vs-rest decision (predicted as the class or not, against
+    being the class or not): it falls when permuting an sRNA makes the class' samples
+    unrecognised *or* makes other samples look like the class.
 
     Parameters
     ----------
@@ -53,36 +64,75 @@ def permutation_importance(
     X, y
         Held-out inputs and labels to score on.
     n_repeats, random_state
-        Permutations per feature, and their seed (eli5's meaning).
+        Permutations per feature, and their seed (eli5's meaning: the same permutations).
     method
-        ``fast`` (the estimator's exact shortcut), ``eli5`` (eli5's PermutationImportance), or
-        ``auto`` (fast when the estimator has one).
+        ``fast`` (the estimator's exact shortcut ``iter_permuted_proba``), ``full`` (re-predict
+        every permuted matrix, as eli5 does), ``eli5`` (eli5's own PermutationImportance;
+        overall score only), or ``auto`` (fast when the estimator has it, else full).
+    per_class
+        Also score each class one-vs-rest (not with ``method="eli5"``).
 
     Returns
     -------
-    DataFrame indexed by feature: ``importance`` (mean decrease), ``std`` and one column per repeat.
+    Tidy table ``class`` (:data:`ALL_CLASSES` for the overall score), ``feature``,
+    ``importance`` (mean decrease over repeats), ``std`` and one column per repeat; within each
+    class sorted by importance, largest first.
     """
     X = np.asarray(X, dtype=np.float32)
     y = np.asarray(y)
     has_fast = hasattr(classifier, "iter_permuted_proba")
-    if method not in ("auto", "fast", "eli5"):
-        raise SrnaParameterError(f"method must be auto, fast or eli5, got {method!r}")
+    if method not in ("auto", "fast", "full", "eli5"):
+        raise SrnaParameterError(f"method must be auto, fast, full or eli5, got {method!r}")
     if method == "fast" and not has_fast:
-        raise SrnaParameterError(f"{type(classifier).__name__} has no fast permutation path; use method='eli5'")
-    if method == "eli5" or (method == "auto" and not has_fast):
-        decreases = _eli5_decreases(classifier, X, y, n_repeats, random_state)
-    else:
-        base = float(np.mean(classifier.predict(X) == y))
-        orders = shuffle_orders(X.shape[0], X.shape[1], n_repeats, random_state)
-        decreases = np.empty((n_repeats, X.shape[1]))
-        classes = np.asarray(classifier.classes_)
-        for repeat, column, proba in classifier.iter_permuted_proba(X, orders):
-            decreases[repeat, column] = base - float(np.mean(classes[np.argmax(proba, axis=1)] == y))
-    names = pd.Index(feature_names if feature_names is not None else [f"x{i}" for i in range(X.shape[1])], name="feature")
-    table = pd.DataFrame(decreases.T, index=names, columns=[f"repeat {r + 1}" for r in range(n_repeats)])
-    table.insert(0, "std", decreases.std(axis=0))
-    table.insert(0, "importance", decreases.mean(axis=0))
-    return table.sort_values("importance", ascending=False)
+        raise SrnaParameterError(f"{type(classifier).__name__} has no fast permutation path; use method='full' or 'eli5'")
+    if method == "eli5" and per_class:
+        raise SrnaParameterError("eli5 scores all classes together; use per_class=False with method='eli5'")
+    names = feature_labels(feature_names, X.shape[1])
+    if method == "eli5":
+        return _tidy({ALL_CLASSES: _eli5_decreases(classifier, X, y, n_repeats, random_state)}, names)
+    classes = np.asarray(classifier.classes_)
+    truth = class_indices(classifier, y, allow_unknown=True)  # unknown classes count as errors, as in eli5
+    size = np.bincount(truth[truth >= 0], minlength=len(classes))
+    present = np.flatnonzero(size) if per_class else np.array([], dtype=np.intp)
+    others = np.maximum(len(y) - size[present], 1)
+
+    def scores(proba: np.ndarray) -> np.ndarray:
+        predicted = np.argmax(proba, axis=1)
+        hits = predicted == truth
+        flagged = np.bincount(predicted, minlength=len(classes))[present]
+        correct = np.bincount(predicted[hits], minlength=len(classes))[present]
+        balanced = (correct / size[present] + 1.0 - (flagged - correct) / others) / 2
+        return np.concatenate([[hits.mean()], balanced])
+
+    base = scores(classifier.predict_proba(X))
+    orders = shuffle_orders(X.shape[0], X.shape[1], n_repeats, random_state)
+    decreases = np.empty((1 + len(present), n_repeats, X.shape[1]))
+    permuted = classifier.iter_permuted_proba(X, orders) if method in ("auto", "fast") and has_fast else _iter_full_proba(classifier, X, orders)
+    for repeat, column, proba in permuted:
+        decreases[:, repeat, column] = base - scores(proba)
+    return _tidy(dict(zip([ALL_CLASSES, *classes[present]], decreases)), names)
+
+
+def _iter_full_proba(classifier, X: np.ndarray, orders: np.ndarray):
+    """What eli5 does: permute one column in place, re-predict everything, restore the column."""
+    permuted = X.copy()
+    for repeat, columns in enumerate(orders):
+        for column, order in enumerate(columns):
+            permuted[:, column] = X[order, column]
+            yield repeat, column, classifier.predict_proba(permuted)
+            permuted[:, column] = X[:, column]
+
+
+def _tidy(decreases: dict, names: list[str]) -> pd.DataFrame:
+    parts = []
+    for label, values in decreases.items():
+        part = pd.DataFrame(values.T, columns=[f"repeat {r + 1}" for r in range(values.shape[0])])
+        part.insert(0, "std", values.std(axis=0))
+        part.insert(0, "importance", values.mean(axis=0))
+        part.insert(0, "feature", names)
+        part.insert(0, "class", label)
+        parts.append(part.sort_values("importance", ascending=False, kind="stable"))
+    return pd.concat(parts, ignore_index=True)
 
 
 def _eli5_decreases(classifier, X, y, n_repeats, random_state) -> np.ndarray:

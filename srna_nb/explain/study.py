@@ -1,0 +1,213 @@
+"""One importance study: fit each model on training studies, explain it on held-out studies.
+
+Importances are computed on samples the model never saw (the test part of one fold of the
+chosen protocol, held-out studies by default), so that they describe what generalizes rather
+than what the model memorized. Every method's result lands in one tidy table.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from srna_nb.errors import SrnaParameterError
+from srna_nb.evaluation import split_indices
+from srna_nb.explain import compare
+from srna_nb.explain.common import class_indices
+from srna_nb.explain.gradients import METHODS as GRADIENT_METHODS
+from srna_nb.explain.gradients import attributions, completeness_gap, mean_by_class, sample_attributions
+from srna_nb.explain.permutation import permutation_importance
+from srna_nb.targets import TargetData
+
+METHODS = ("permutation", *GRADIENT_METHODS)
+
+
+@dataclass
+class ImportanceStudy:
+    """Results of :func:`importance_study`.
+
+    Attributes
+    ----------
+    target
+        What the models predict.
+    importances
+        Tidy table: ``model``, ``method``, ``class`` (``(all)`` = overall permutation score),
+        ``feature``, ``importance``, ``std``.
+    held_out
+        Test samples: ``sample_id``, ``study``, ``true``, and per model ``predicted <model>``.
+    timings
+        Seconds per model x method (``fit`` included).
+    completeness
+        Per gradient method: median and largest absolute gap between the sum of a sample's
+        attributions and its score difference to the baseline, and the median score difference.
+    inputs, feature_names, fitted
+        Per model: held-out classifier inputs, their feature names, the fitted pipeline.
+    """
+
+    target: str
+    importances: pd.DataFrame
+    held_out: pd.DataFrame
+    timings: pd.DataFrame
+    completeness: pd.DataFrame
+    inputs: dict[str, np.ndarray] = field(default_factory=dict)
+    feature_names: dict[str, list[str]] = field(default_factory=dict)
+    fitted: dict = field(default_factory=dict)
+
+    def accuracy(self) -> pd.Series:
+        """Held-out accuracy of each model (the score permutation importance starts from)."""
+        return pd.Series({model: float(np.mean(self.held_out[f"predicted {model}"] == self.held_out["true"]))
+                          for model in self.fitted}, name="held-out accuracy")
+
+    def top_features(self, k: int = 10) -> pd.DataFrame:
+        return compare.top_features(self.importances, k)
+
+    def top_table(self, model: str, method: str, k: int = 10) -> pd.DataFrame:
+        """Rank x class: the top ``k`` sRNAs of each class for one model and method."""
+        top = self.top_features(k)
+        top = top[(top["model"] == model) & (top["method"] == method)]
+        return top.pivot(index="rank", columns="class", values="feature")
+
+    def agreement(self, k: int = 20) -> pd.DataFrame:
+        return compare.method_agreement(self.importances, k)
+
+    def agreement_summary(self, k: int = 20) -> pd.DataFrame:
+        """Mean rank correlation and top-k overlap over classes, per pair of sources."""
+        table = self.agreement(k)
+        return table.groupby(["source", "compared with"], sort=False)[["spearman", f"top_{k}_overlap"]].mean()
+
+    def marker_precision(self, truth, k: int = 10) -> pd.DataFrame:
+        return compare.marker_precision(self.importances, truth, self.target, k)
+
+    def eli5_html(self, model: str, label: str = "(all)", method: str = "permutation", top: int = 20) -> str:
+        """eli5's HTML rendering (weight +- 2 SD) of one class' importances."""
+        import eli5
+        from eli5.base import Explanation, FeatureImportances, FeatureWeight
+
+        part = self.importances.query("model == @model and method == @method and `class` == @label")
+        if part.empty:
+            raise SrnaParameterError(f"no {method} importances for model {model!r}, class {label!r}")
+        part = part.sort_values("importance", ascending=False)
+        if not part["importance"].abs().max() > 0:  # eli5 scales colours by the largest weight
+            return f"<p>No sRNA changed the {method} score of class {label} for model {model}.</p>"
+        weights = [FeatureWeight(row.feature, row.importance, std=row.std) for row in part.head(top).itertuples()]
+        explanation = Explanation(
+            estimator=model, method=f"{method} importance, class {label}",
+            feature_importances=FeatureImportances(importances=weights, remaining=max(len(part) - top, 0)),
+        )
+        return eli5.format_as_html(explanation, show=eli5.formatters.fields.WEIGHTS)
+
+    def sample_attributions(self, model: str, sample_ids: Sequence[str] | None = None, method: str = "integrated_gradients", **options) -> pd.DataFrame:
+        """Samples x sRNAs: contributions to each held-out sample's predicted class."""
+        if model not in self.inputs:
+            raise SrnaParameterError(f"unknown model {model!r}; the study has {', '.join(self.inputs)}")
+        ids = self.held_out["sample_id"]
+        rows = np.arange(len(ids)) if sample_ids is None else np.flatnonzero(ids.isin(list(sample_ids)).to_numpy())
+        return sample_attributions(
+            self.fitted[model][-1], self.inputs[model][rows], sample_ids=ids.to_numpy()[rows], method=method,
+            feature_names=self.feature_names[model], **options,
+        )
+
+    def write(self, folder: str | Path | None, truth=None, k: int = 10) -> list[Path]:
+        """CSV tables into ``folder`` (nothing when None): importances, top features, agreement, precision."""
+        if folder is None:
+            return []
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        tables = {"importances": self.importances, "top_features": self.top_features(k), "agreement": self.agreement(),
+                  "held_out_predictions": self.held_out, "timings": self.timings}
+        if truth is not None:
+            tables["marker_precision"] = self.marker_precision(truth, k)
+        written = []
+        for name, table in tables.items():
+            path = folder / f"{self.target}_{name}.csv"
+            temporary = path.with_suffix(".csv.partial")
+            table.to_csv(temporary, index=False)
+            temporary.replace(path)
+            written.append(path)
+        return written
+
+
+def importance_study(
+    data: TargetData,
+    estimators: Mapping[str, object],
+    *,
+    methods: Sequence[str] = METHODS,
+    n_repeats: int = 3,
+    protocol: str = "grouped",
+    n_splits: int = 5,
+    steps: int = 64,
+    seed: int = 0,
+    progress: bool = True,
+) -> ImportanceStudy:
+    """Fit each pipeline on the training part of one fold and explain it on the test part.
+
+    Parameters
+    ----------
+    data
+        Prepared target (:func:`~srna_nb.targets.prepare_target`).
+    estimators
+        Model name -> unfitted pipeline (:func:`~srna_nb.models.make_model`).
+    methods
+        ``permutation`` (every model) and gradient methods (models with ``dense_layers()``;
+        others are skipped).
+    n_repeats
+        Permutations per feature.
+    protocol, n_splits, seed
+        Which fold: the first test fold of this protocol (``grouped``: whole studies held out).
+    steps
+        Integration points of integrated gradients.
+    """
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown:
+        raise SrnaParameterError(f"unknown importance method {unknown[0]!r}; choose from {', '.join(METHODS)}")
+    train, test = split_indices(data, protocol, n_splits, seed)[0]
+    held_out = pd.DataFrame({"sample_id": data.sample_ids[test], "study": None if data.groups is None else data.groups[test],
+                             "true": data.y[test]})
+    jobs = [(model, method) for model in estimators for method in ("fit", *methods)]
+    bar = tqdm(jobs, disable=not progress, desc=f"importance of {data.target}")
+    parts, timings, gaps = [], [], []
+    study = ImportanceStudy(data.target, pd.DataFrame(), held_out, pd.DataFrame(), pd.DataFrame())
+    for model, method in bar:
+        bar.set_postfix_str(f"{model} {method}")
+        started = time.perf_counter()
+        if method == "fit":
+            pipeline = estimators[model].fit(data.X[train], data.y[train])
+            study.fitted[model] = pipeline
+            study.inputs[model] = pipeline[:-1].transform(data.X[test]).astype(np.float32)
+            study.feature_names[model] = list(pipeline[:-1].get_feature_names_out(data.feature_names))
+            held_out[f"predicted {model}"] = pipeline[-1].predict(study.inputs[model])
+        else:
+            classifier, X, names = study.fitted[model][-1], study.inputs[model], study.feature_names[model]
+            y = data.y[test]
+            if method == "permutation":
+                table = permutation_importance(classifier, X, y, n_repeats=n_repeats, random_state=seed, feature_names=names)
+                table = table[["class", "feature", "importance", "std"]]
+            elif hasattr(classifier, "dense_layers"):
+                known = class_indices(classifier, y, allow_unknown=True) >= 0  # a class absent from training has no score
+                X, y = X[known], y[known]
+                targets = class_indices(classifier, y)
+                values = attributions(classifier, X, targets, method=method, steps=steps)
+                table = mean_by_class(values, y, names)[["class", "feature", "importance", "std"]]
+                gaps.append(_completeness(classifier, X, targets, values, method))
+            else:
+                continue
+            parts.append(table.assign(model=model, method=method))
+        timings.append({"model": model, "method": method, "seconds": time.perf_counter() - started})
+    columns = ["model", "method", "class", "feature", "importance", "std"]
+    study.importances = pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
+    study.timings = pd.DataFrame(timings)
+    study.completeness = pd.DataFrame(gaps)
+    return study
+
+
+def _completeness(classifier, X: np.ndarray, targets: np.ndarray, values: np.ndarray, method: str) -> dict:
+    gap = completeness_gap(classifier, X, targets, values)
+    difference = values.sum(axis=1) - gap
+    return {"method": method, "median |gap|": float(np.median(np.abs(gap))), "max |gap|": float(np.abs(gap).max()),
+            "median |score difference|": float(np.median(np.abs(difference)))}
