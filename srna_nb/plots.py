@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from srna_nb.atlas import Atlas
 
@@ -139,5 +140,28 @@ def grouped_bars(table: pd.DataFrame, title: str = "", xlabel: str = "", simulat
     ax.set_xlabel(xlabel)
     ax.set_title(title)
     ax.legend(fontsize=8, loc="lower right")
+    _simulated_tag(fig, simulated)
+    return fig
+
+
+def importance_panels(importances: pd.DataFrame, label: str, k: int = 10, highlight: set[str] | None = None,
+                      simulated: bool = False) -> Figure:
+    """One panel per model x method: the ``k`` most important sRNAs of class ``label``, +- 1 SD.
+
+    ``highlight`` (e.g. the simulator's planted markers) are drawn in orange, the rest in blue.
+    """
+    part = importances[importances["class"] == label]
+    sources = list(part.groupby(["model", "method"], sort=False).groups)
+    fig, axes = plt.subplots(1, max(len(sources), 1), figsize=(3.3 * max(len(sources), 1), 0.28 * k + 1.4),
+                             layout="constrained", squeeze=False)
+    for ax, (model, method) in zip(axes[0], sources):
+        top = part[(part["model"] == model) & (part["method"] == method)].nlargest(k, "importance").iloc[::-1]
+        colours = ["tab:orange" if highlight and feature in highlight else "tab:blue" for feature in top["feature"]]
+        ax.barh(top["feature"].astype(str), top["importance"], xerr=top["std"], color=colours, error_kw={"lw": 0.7})
+        ax.set_title(f"{model} {method.replace('_', ' ')}", fontsize=9)
+        ax.tick_params(axis="y", labelsize=7)
+        ax.tick_params(axis="x", labelsize=7)
+        ax.xaxis.set_major_locator(MaxNLocator(3))
+    fig.suptitle(f"Top {k} sRNAs for {label}" + (" (orange: planted markers)" if highlight else ""), fontsize=10)
     _simulated_tag(fig, simulated)
     return fig

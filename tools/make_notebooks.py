@@ -49,6 +49,36 @@ samples_path = None
 loader_options = {}
 '''
 
+LOAD_TARGET = '''
+from IPython.display import Markdown, display
+
+from srna_nb import datasets, models as srna_models, overview, plots, targets
+
+atlas, truth = datasets.load_dataset(
+    data_source, n_samples=n_samples, seed=seed, path=data_path,
+    counts_path=counts_path, samples_path=samples_path, **loader_options,
+)
+display(Markdown(overview.source_note(atlas)))
+data = targets.prepare_target(
+    atlas, target, min_class_size=min_class_size, min_studies=min_studies, age_bins=age_bins, where=where,
+)
+display(Markdown(f"## Target `{target}`: {len(data.y)} samples, {len(data.classes)} classes"))
+display(data.class_table().T if len(data.classes) > 12 else data.class_table())
+estimators = {
+    name: srna_models.make_model(name, params, input_scale=atlas.value_kind, min_share=min_share, seed=seed)
+    for name, params in models.items()
+}
+'''
+
+TARGET_PARAMETERS = '''
+target = "tissue"  # tissue, tissue_group, sex, age_group or any sample-sheet column
+min_class_size = 10  # classes with fewer labelled samples are dropped
+min_studies = 2  # classes seen in fewer studies are dropped (needed for held-out studies)
+age_bins = None  # e.g. [0, 18, 40, 65, 200]; None: 0-17, 18-39, 40-64, 65+
+where = {}  # keep samples whose column has one of the values, e.g. {"sample_category": ["tissue"]}
+min_share = 0.01  # detection filter: share of training samples a feature must be detected in
+'''
+
 write(
     "01_atlas_overview",
     [
@@ -124,40 +154,17 @@ training ones; **held-out studies** (grouped folds or leave-one-study-out) test 
 has never seen, the case that matters when annotating new public data. All preprocessing
 (RPM, log2, detection filter, scaling) is fitted inside each training fold.
 """),
-        parameters(DATA_PARAMETERS + '''
-target = "tissue"  # tissue, tissue_group, sex, age_group or any sample-sheet column
+        parameters(DATA_PARAMETERS + TARGET_PARAMETERS + '''
 models = {"dl": {}, "rf": {}, "linear": {}}  # model name -> hyperparameters (empty: defaults)
 protocols = ["stratified", "grouped"]  # also: leave_one_study_out
 n_splits = 5
-min_class_size = 10  # classes with fewer labelled samples are dropped
-min_studies = 2  # classes seen in fewer studies are dropped (needed for held-out studies)
-age_bins = None  # e.g. [0, 18, 40, 65, 200]; None: 0-17, 18-39, 40-64, 65+
-where = {}  # keep samples whose column has one of the values, e.g. {"sample_category": ["tissue"]}
-min_share = 0.01  # detection filter: share of training samples a feature must be detected in
 progress = True
 output_dir = None  # folder for CSV tables (set by `srna-nb run`)
 '''),
+        code(LOAD_TARGET),
         code('''
-from IPython.display import Markdown, display
+from srna_nb import evaluation
 
-from srna_nb import datasets, evaluation, models as srna_models, overview, plots, targets
-
-atlas, truth = datasets.load_dataset(
-    data_source, n_samples=n_samples, seed=seed, path=data_path,
-    counts_path=counts_path, samples_path=samples_path, **loader_options,
-)
-display(Markdown(overview.source_note(atlas)))
-data = targets.prepare_target(
-    atlas, target, min_class_size=min_class_size, min_studies=min_studies, age_bins=age_bins, where=where,
-)
-display(Markdown(f"## Target `{target}`: {len(data.y)} samples, {len(data.classes)} classes"))
-display(data.class_table().T if len(data.classes) > 12 else data.class_table())
-'''),
-        code('''
-estimators = {
-    name: srna_models.make_model(name, params, input_scale=atlas.value_kind, min_share=min_share, seed=seed)
-    for name, params in models.items()
-}
 result = evaluation.evaluate(data, estimators, protocols, n_splits=n_splits, seed=seed, progress=progress)
 '''),
         md("## Accuracy by model and protocol (pooled over folds)"),
@@ -185,6 +192,109 @@ for protocol in protocols:
         md("## Fold by fold"),
         code('''
 result.scores.style.format(precision=3)
+'''),
+    ],
+)
+write(
+    "03_feature_importance",
+    [
+        md("""
+# Feature importance: which sRNAs drive the predictions
+
+Each model is trained on the training studies of one fold and explained on the **held-out
+studies** of that fold, so the importances describe what carries over to new data.
+
+- **Permutation importance** (every model): how much accuracy drops when one sRNA's values are
+  shuffled across samples; overall, and per class as the drop in that class' one-vs-rest
+  balanced accuracy. Same numbers as eli5's `PermutationImportance`, computed by exact shortcuts.
+- **Integrated gradients, DeepLIFT (rescale), gradient x input** (the MLP): each sample's class
+  score split into one contribution per sRNA, relative to a baseline profile: the average
+  training sample (zero after standardization). Per class: the mean contribution over the
+  class' held-out samples to their own class' score.
+"""),
+        parameters(DATA_PARAMETERS + TARGET_PARAMETERS + '''
+models = {"dl": {}, "rf": {}}  # model name -> hyperparameters (empty: defaults)
+methods = ["permutation", "integrated_gradients", "deeplift", "gradient_x_input"]
+n_repeats = 3  # permutations per sRNA
+steps = 64  # integration points of integrated gradients
+protocol = "grouped"  # which samples are held out: whole studies ("grouped") or random ("stratified")
+n_splits = 5  # the held-out part is one fold of this many
+top_k = 10  # sRNAs per class in the tables and precision figures
+show_classes = None  # classes to plot; None: the largest held-out classes, up to 6
+progress = True
+output_dir = None  # folder for CSV tables (set by `srna-nb run`)
+'''),
+        code(LOAD_TARGET),
+        code('''
+from srna_nb import explain
+
+study = explain.importance_study(
+    data, estimators, methods=methods, n_repeats=n_repeats, protocol=protocol, n_splits=n_splits,
+    steps=steps, seed=seed, progress=progress,
+)
+display(Markdown(
+    f"Held out: {len(study.held_out)} samples from {study.held_out['study'].nunique()} studies "
+    f"({protocol} protocol, fold 1 of {n_splits})."
+))
+display(study.accuracy().to_frame().style.format("{:.3f}"))
+study.timings.style.format({"seconds": "{:.1f}"})
+'''),
+        md("## Overall permutation importance (eli5's rendering: weight +- 2 SD)"),
+        code('''
+from IPython.display import HTML
+
+for name in models:
+    display(Markdown(f"**{name}**"), HTML(study.eli5_html(name, top=15)))
+'''),
+        md("## Top sRNAs per class"),
+        code('''
+for label in show_classes or study.largest_classes(6):
+    planted = truth.class_markers(target, label) if truth is not None else None
+    plots.importance_panels(study.importances, label, k=top_k, highlight=planted, simulated=atlas.simulated)
+'''),
+        code('''
+for (name, method), _ in study.importances.groupby(["model", "method"], sort=False):
+    display(Markdown(f"**{name}, {method.replace('_', ' ')}**: top {top_k} per class"))
+    display(study.top_table(name, method, top_k).T)
+'''),
+        md("""
+## Agreement between methods
+
+Spearman correlation of the importances over all sRNAs, and the share of one method's top 20
+that the other also ranks in its top 20; mean over classes.
+"""),
+        code('''
+study.agreement_summary().style.format("{:.2f}")
+'''),
+        md("""
+## Planted markers recovered (simulated data only)
+
+Share of each class' top sRNAs that the simulator planted as markers of that class (a tissue's
+own markers and its tissue group's); `expected_by_chance` is what a random ranking would give.
+"""),
+        code('''
+if truth is None:
+    display(Markdown("Real data: there is no ground truth of markers; compare the top sRNAs with the literature."))
+else:
+    precision = study.marker_precision(truth, top_k)
+    display(explain.compare.precision_summary(precision).style.format(precision=3))
+    display(precision.pivot(index="class", columns="source", values="precision").style.format("{:.1f}"))
+'''),
+        md("""
+## Completeness check
+
+Integrated gradients and DeepLIFT promise that a sample's attributions add up to its score
+difference from the baseline: the gap should be tiny next to the score difference.
+"""),
+        code('''
+study.completeness.style.format(precision=4)
+'''),
+        md("## Single samples: what pushed each towards its predicted class"),
+        code('''
+study.example_explanations()
+'''),
+        code('''
+written = study.write(output_dir, truth=truth, k=top_k)  # CSV tables (nothing when output_dir is None)
 '''),
     ],
 )

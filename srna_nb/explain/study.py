@@ -64,6 +64,10 @@ class ImportanceStudy:
         return pd.Series({model: float(np.mean(self.held_out[f"predicted {model}"] == self.held_out["true"]))
                           for model in self.fitted}, name="held-out accuracy")
 
+    def largest_classes(self, n: int = 6) -> list:
+        """The ``n`` classes with most held-out samples."""
+        return list(self.held_out["true"].value_counts().index[:n])
+
     def top_features(self, k: int = 10) -> pd.DataFrame:
         return compare.top_features(self.importances, k)
 
@@ -112,6 +116,32 @@ class ImportanceStudy:
             self.fitted[model][-1], self.inputs[model][rows], sample_ids=ids.to_numpy()[rows], method=method,
             feature_names=self.feature_names[model], **options,
         )
+
+    def sample_top_features(self, model: str, sample_ids: Sequence[str], k: int = 8, method: str = "integrated_gradients") -> pd.DataFrame:
+        """Per sample: the ``k`` sRNAs that pushed most towards its predicted class, with their attributions."""
+        table = self.sample_attributions(model, sample_ids, method=method)
+        explained = table.pop("explained class")
+        rows = []
+        for sample_id, values in table.iterrows():
+            top = values.nlargest(k)
+            rows += [{"sample_id": sample_id, "explained class": explained[sample_id], "rank": rank + 1, "feature": feature,
+                      "attribution": value} for rank, (feature, value) in enumerate(top.items())]
+        return pd.DataFrame(rows)
+
+    def example_explanations(self, n_samples: int = 4, k: int = 8) -> pd.DataFrame | None:
+        """Rank x (sample, true class): top sRNAs of one held-out sample per class (first ``n_samples`` classes).
+
+        Uses the first model and gradient method of the study; None when it computed none.
+        """
+        gradients = self.importances[self.importances["method"] != "permutation"]
+        if gradients.empty:
+            return None
+        model, method = gradients.iloc[0][["model", "method"]]
+        examples = self.held_out.groupby("true", sort=False).head(1)["sample_id"].head(n_samples)
+        top = self.sample_top_features(model, examples, k, method).merge(self.held_out[["sample_id", "true"]], on="sample_id")
+        table = top.pivot(index="rank", columns=["sample_id", "true", "explained class"], values="feature")
+        table.columns.names = ["sample", "true", f"explained ({model} {method})"]
+        return table
 
     def write(self, folder: str | Path | None, truth=None, k: int = 10) -> list[Path]:
         """CSV tables into ``folder`` (nothing when None): importances, top features, agreement, precision."""
