@@ -7,6 +7,7 @@ on training samples only. Hyperparameters come from parameter files (``models:``
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -330,6 +331,29 @@ class RFClassifier(RandomForestClassifier):
                     changed += self.estimators_[index].predict_proba(permuted, check_input=False) - per_tree[index]
                 permuted[:, column] = X[:, column]
                 yield repeat, column, changed / len(self.estimators_)
+
+
+def detach_networks(pipeline: Pipeline) -> tuple[Pipeline, dict]:
+    """A copy of a fitted pipeline without its Keras networks, and the networks by step name.
+
+    Keras models are saved in their own ``.keras`` format; everything else in the copy is plain
+    scikit-learn state that :mod:`skops` can store safely.
+    """
+    steps, networks = [], {}
+    for name, step in pipeline.steps:
+        if isinstance(step, DLClassifier) and hasattr(step, "model_"):
+            networks[name] = step.model_
+            step = copy.copy(step)
+            del step.model_
+        steps.append((name, step))
+    return Pipeline(steps), networks
+
+
+def attach_networks(pipeline: Pipeline, networks: dict) -> Pipeline:
+    """Put networks detached by :func:`detach_networks` back in place."""
+    for name, network in networks.items():
+        pipeline.named_steps[name].model_ = network
+    return pipeline
 
 
 def linear_classifier(C: float = 0.05, max_iter: int = 500, class_weight: str | None = "balanced", random_state: int = 0) -> LogisticRegression:
