@@ -1,0 +1,204 @@
+"""Apply a bundle: align features, predict with calibrated probabilities, decide a status, flag conflicts.
+
+Status of each sample:
+
+- ``unknown``: either novelty score is above its threshold (the sample is unlike the training
+  samples of the class it was assigned to, e.g. a tissue the model never saw), whatever the
+  probability says;
+- ``confident``: otherwise, when the calibrated probability of the predicted class is at least
+  the confidence threshold;
+- ``uncertain``: everything else.
+
+``annotation`` is the value to fill in: the predicted class when confident; for an uncertain fine
+label whose coarser group is clear (group probability = sum over its classes, at least the
+threshold) the group, with ``annotation_level`` saying which; empty otherwise.
+
+A sample that has a label and whose confident prediction disagrees with it is a **conflict**
+(candidate mislabel or contamination); ``conflict_evidence`` = log(p(predicted) / p(given label)).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from srna_nb.atlas import Atlas
+from srna_nb.calibration import PROBABILITY_FLOOR
+from srna_nb.errors import SrnaInputError, SrnaParameterError
+
+STATUSES = ("confident", "uncertain", "unknown")
+
+
+@dataclass
+class FeatureOverlap:
+    """How the bundle's features were found in a new matrix."""
+
+    expected: int
+    present: int
+    missing: list[str]
+    extra: list[str]
+
+    @property
+    def share(self) -> float:
+        return self.present / self.expected if self.expected else 0.0
+
+    def describe(self) -> str:
+        return (f"{self.present} of the bundle's {self.expected} sRNAs found ({self.share:.1%}); "
+                f"{len(self.missing)} missing, filled with 0 (not detected); "
+                f"{len(self.extra)} sRNAs of the input that the bundle does not use were left out")
+
+
+def align_features(atlas: Atlas, features: list[str], min_overlap: float = 0.5) -> tuple[np.ndarray, FeatureOverlap]:
+    """The atlas' values in the bundle's feature order; missing features filled with zeros.
+
+    Zero is the value of an undetected sRNA in every input scale (counts, RPM, log2(RPM+1)). For
+    counts, library sizes (RPM) are then computed over the bundle's features, as in training.
+    """
+    names = list(map(str, atlas.features.index))
+    position = {name: i for i, name in enumerate(names)}
+    source = np.array([position.get(name, -1) for name in features])
+    found = source >= 0
+    overlap = FeatureOverlap(
+        expected=len(features), present=int(found.sum()),
+        missing=[f for f, ok in zip(features, found) if not ok], extra=sorted(set(names) - set(features)),
+    )
+    if overlap.share < min_overlap:
+        raise SrnaInputError(
+            f"{atlas.source}: only {overlap.present} of the bundle's {overlap.expected} sRNAs ({overlap.share:.1%}) are in "
+            f"the matrix, below the minimum overlap of {min_overlap:.0%} (different annotation or species?)"
+        )
+    X = np.zeros((atlas.n_samples, len(features)), dtype=np.float32)
+    X[:, found] = atlas.counts[:, source[found]]
+    return X, overlap
+
+
+def label_table(
+    sample_ids,
+    proba: np.ndarray,
+    classes: list[str],
+    novelty: np.ndarray,
+    novelty_thresholds,
+    confidence_threshold: float,
+    class_groups: dict[str, str] | None = None,
+) -> pd.DataFrame:
+    """Per sample: prediction, runner-up, status and annotation from calibrated probabilities (see module docstring)."""
+    if not 0 < confidence_threshold <= 1:
+        raise SrnaParameterError(f"confidence threshold must be in (0, 1], got {confidence_threshold}")
+    classes = np.asarray(classes, dtype=object)
+    order = np.argsort(-proba, axis=1, kind="stable")
+    rows = np.arange(len(proba))
+    table = pd.DataFrame({"sample_id": np.asarray(sample_ids, dtype=object)})
+    table["predicted"] = classes[order[:, 0]]
+    table["probability"] = proba[rows, order[:, 0]]
+    table["runner_up"] = classes[order[:, 1]] if proba.shape[1] > 1 else None
+    table["runner_up_probability"] = proba[rows, order[:, 1]] if proba.shape[1] > 1 else 0.0
+    table["signature_deviation"] = novelty[:, 0]
+    table["extreme_expression"] = novelty[:, 1]
+    novel = (novelty > np.asarray(novelty_thresholds)[None, :]).any(axis=1)
+    confident = table["probability"].to_numpy() >= confidence_threshold
+    table["status"] = np.where(novel, "unknown", np.where(confident, "confident", "uncertain"))
+    table["annotation"] = np.where(table["status"] == "confident", table["predicted"], None)
+    table["annotation_level"] = np.where(table["status"] == "confident", "class", None)
+    if class_groups:
+        groups = pd.Series(class_groups).reindex(classes).to_numpy()
+        group_names = sorted(set(g for g in groups if isinstance(g, str)))
+        group_proba = np.column_stack([proba[:, groups == g].sum(axis=1) for g in group_names])
+        best = np.argmax(group_proba, axis=1)
+        table["group"] = np.asarray(group_names, dtype=object)[best]
+        table["group_probability"] = group_proba[rows, best]
+        fallback = (table["status"] == "uncertain") & (table["group_probability"] >= confidence_threshold)
+        table.loc[fallback, "annotation"] = table.loc[fallback, "group"]
+        table.loc[fallback, "annotation_level"] = "group"
+    return table
+
+
+def flag_conflicts(table: pd.DataFrame, given: pd.Series, proba: np.ndarray, classes: list[str]) -> pd.DataFrame:
+    """Add ``given``, ``conflict`` and ``conflict_evidence`` columns (given aligned with table rows)."""
+    table = table.copy()
+    given = pd.Series(np.asarray(given, dtype=object), index=table.index)
+    table["given"] = given
+    position = {c: i for i, c in enumerate(classes)}
+    given_index = given.map(position)
+    known = given_index.notna().to_numpy()
+    p_given = np.full(len(table), np.nan)
+    p_given[known] = proba[np.flatnonzero(known), given_index[known].astype(int).to_numpy()]
+    # A label the model has no class for counts as p = 0 (it cannot agree with it).
+    labelled = given.notna().to_numpy()
+    p_given = np.where(labelled & ~known, 0.0, p_given)
+    evidence = np.log(table["probability"].to_numpy()) - np.log(np.maximum(p_given, PROBABILITY_FLOOR))
+    table["conflict"] = labelled & (table["status"] == "confident").to_numpy() & (table["predicted"] != given).to_numpy()
+    table["conflict_evidence"] = np.where(labelled, evidence, np.nan)
+    return table
+
+
+@dataclass
+class Annotation:
+    """Result of :func:`annotate`: the sample table and how the features matched."""
+
+    table: pd.DataFrame
+    overlap: FeatureOverlap
+    target: str
+
+    def status_counts(self) -> pd.DataFrame:
+        counts = self.table["status"].value_counts().reindex(list(STATUSES), fill_value=0)
+        return pd.DataFrame({"samples": counts, "share": counts / max(len(self.table), 1)})
+
+    def conflicts(self) -> pd.DataFrame:
+        """Labelled samples whose confident prediction disagrees with the label, strongest evidence first."""
+        if "conflict" not in self.table:
+            return self.table.iloc[:0]
+        return self.table[self.table["conflict"]].sort_values("conflict_evidence", ascending=False)
+
+    def write(self, path: str | Path) -> Path:
+        """CSV of the sample table, written to a temporary file and renamed (never half-written)."""
+        return write_csv_atomically(self.table, path)
+
+
+def write_csv_atomically(table: pd.DataFrame, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.partial")
+    try:
+        table.to_csv(temporary, index=False)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path
+
+
+def annotate(bundle, atlas: Atlas, *, min_overlap: float = 0.5, confidence_threshold: float | None = None,
+             verbose: bool = True) -> Annotation:
+    """Predict ``bundle.target`` for every sample of ``atlas``, with status, annotation and conflicts.
+
+    Parameters
+    ----------
+    bundle
+        From :func:`~srna_nb.augment.train_bundle` or :func:`~srna_nb.augment.load_bundle`.
+    atlas
+        New samples; its ``value_kind`` must be the bundle's input scale.
+    min_overlap
+        Refuse a matrix holding less than this share of the bundle's features.
+    confidence_threshold
+        Override the bundle's threshold on calibrated probability.
+    """
+    if atlas.value_kind != bundle.input_scale:
+        raise SrnaInputError(
+            f"{atlas.source}: values are {atlas.value_kind}, but the bundle was trained on {bundle.input_scale}; "
+            f"load the matrix with value_kind={bundle.input_scale!r} or use a bundle trained on {atlas.value_kind}"
+        )
+    X, overlap = align_features(atlas, bundle.features, min_overlap)
+    if verbose:
+        print(overlap.describe())
+    proba = bundle.calibrator.transform(bundle.pipeline.predict_proba(X))
+    classes = list(bundle.pipeline.classes_)
+    assigned = np.asarray(classes, dtype=object)[np.argmax(proba, axis=1)]
+    novelty = bundle.novelty.score_samples(bundle.pipeline[:-1].transform(X), assigned)
+    threshold = bundle.confidence_threshold if confidence_threshold is None else confidence_threshold
+    table = label_table(atlas.samples.index, proba, classes, novelty, bundle.novelty_thresholds, threshold, bundle.class_groups)
+    if bundle.target in atlas.samples.columns:
+        table = flag_conflicts(table, atlas.samples[bundle.target].to_numpy(), proba, classes)
+    return Annotation(table, overlap, bundle.target)

@@ -1,0 +1,209 @@
+"""Model bundles: train once on all labelled samples, save safely, load and apply many times.
+
+A bundle holds the fitted pipeline, the exact feature list and input scale it expects, its
+classes, the probability calibration, the novelty scorer and thresholds behind the
+``confident / uncertain / unknown`` status, out-of-fold predictions for the training samples, a
+training summary (data, sample counts, held-out metrics) and the versions of everything involved.
+
+On disk (a directory)::
+
+    bundle.json        metadata, thresholds, summary, versions, and the SHA-256 of every file
+    pipeline.skops     preprocessing + classifier (without the Keras network), via skops
+    network-<step>.keras   the Keras network of a DL model (loaded with compile=False)
+    novelty.skops      the novelty scorer
+    out_of_fold.csv    cross-fitted annotations of the training samples (conflict candidates)
+    calibration.csv    reliability table of held-out predictions before and after calibration
+
+Loading checks every file against its recorded checksum and refuses types outside
+:data:`TRUSTED_TYPES` (skops never unpickles arbitrary code). The checksums detect changed or
+swapped files; they are not a signature (whoever can rewrite ``bundle.json`` can rewrite them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from srna_nb.calibration import TemperatureScaler
+from srna_nb.errors import SrnaInputError
+from srna_nb.models import attach_networks, detach_networks
+from srna_nb.novelty import NoveltyScorer
+
+FORMAT_VERSION = 1
+#: Types (beyond skops' defaults: numpy, scikit-learn estimators, builtins) a bundle may contain.
+TRUSTED_TYPES = (
+    "sklearn.tree._tree.Tree",
+    "srna_nb.models.DLClassifier",
+    "srna_nb.models.RFClassifier",
+    "srna_nb.novelty.NoveltyScorer",
+    "srna_nb.preprocessing.DetectionFilter",
+    "srna_nb.preprocessing.LibrarySizeNormalizer",
+    "srna_nb.preprocessing.Log2p",
+)
+#: Packages whose versions a bundle records.
+RECORDED_PACKAGES = ("srna_nb", "numpy", "pandas", "scikit-learn", "keras", "jax", "skops", "scipy")
+
+
+@dataclass
+class Bundle:
+    """A trained, calibrated predictor for one target (see module docstring)."""
+
+    target: str
+    model_name: str
+    pipeline: Any
+    features: list[str]
+    input_scale: str
+    classes: list[str]
+    calibrator: TemperatureScaler
+    novelty: NoveltyScorer
+    novelty_thresholds: list[float]
+    confidence_threshold: float
+    class_groups: dict[str, str] | None
+    out_of_fold: pd.DataFrame
+    calibration: pd.DataFrame = field(default_factory=pd.DataFrame)
+    summary: dict[str, Any] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+    seed: int = 0
+
+    def describe(self) -> pd.DataFrame:
+        """One-column table of what the bundle is and how well it did on held-out studies."""
+        rows = {"target": self.target, "model": self.model_name, "classes": len(self.classes), "features": len(self.features),
+                "input scale": self.input_scale, "confidence threshold": self.confidence_threshold,
+                "calibration temperature": round(self.calibrator.temperature_, 3), **self.summary, "seed": self.seed}
+        return pd.DataFrame({"value": pd.Series({k: _text(v) for k, v in rows.items()}, dtype=object)})
+
+
+def _text(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_text(v)}" for k, v in value.items())
+    return str(value)
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in RECORDED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def save_bundle(bundle: Bundle, folder: str | Path, overwrite: bool = False) -> Path:
+    """Write ``bundle`` to ``folder``: all files into a temporary folder first, then moved into place."""
+    import skops.io as sio
+
+    folder = Path(folder)
+    if folder.exists() and not overwrite:
+        raise SrnaInputError(f"{folder}: already exists; pass overwrite=True to replace it")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        shell, networks = detach_networks(bundle.pipeline)
+        sio.dump(shell, staging / "pipeline.skops")
+        for step, network in networks.items():
+            network.save(staging / f"network-{step}.keras")
+        sio.dump(bundle.novelty, staging / "novelty.skops")
+        bundle.out_of_fold.to_csv(staging / "out_of_fold.csv", index=False)
+        bundle.calibration.to_csv(staging / "calibration.csv", index=False)
+        meta = {
+            "format_version": FORMAT_VERSION, "target": bundle.target, "model_name": bundle.model_name,
+            "features": list(bundle.features), "input_scale": bundle.input_scale, "classes": list(bundle.classes),
+            "temperature": bundle.calibrator.temperature_, "novelty_thresholds": list(map(float, bundle.novelty_thresholds)),
+            "confidence_threshold": bundle.confidence_threshold, "class_groups": bundle.class_groups,
+            "networks": sorted(networks), "summary": bundle.summary, "versions": bundle.versions, "seed": bundle.seed,
+        }
+        meta["files"] = {path.name: _sha256(path) for path in sorted(staging.iterdir())}
+        (staging / "bundle.json").write_text(json.dumps(meta, indent=1, default=_json_default))
+        if folder.exists():
+            retired = folder.with_name(f".{folder.name}.old")
+            shutil.rmtree(retired, ignore_errors=True)
+            os.replace(folder, retired)
+            os.replace(staging, folder)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.replace(staging, folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder
+
+
+def load_bundle(folder: str | Path) -> Bundle:
+    """Read a bundle written by :func:`save_bundle`, refusing altered files and untrusted types."""
+    import skops.io as sio
+
+    folder = Path(folder)
+    meta_path = folder / "bundle.json"
+    if not meta_path.is_file():
+        raise SrnaInputError(f"{folder}: not a bundle (no bundle.json)")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise SrnaInputError(f"{meta_path}: not valid JSON ({error.__class__.__name__})") from None
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise SrnaInputError(f"{meta_path}: bundle format {meta.get('format_version')!r}; this srna_nb reads format {FORMAT_VERSION}")
+    for name, digest in meta.get("files", {}).items():
+        path = folder / name
+        if not path.is_file():
+            raise SrnaInputError(f"{path}: missing from the bundle")
+        if _sha256(path) != digest:
+            raise SrnaInputError(f"{path}: altered since the bundle was saved (checksum mismatch); refusing to load it")
+    expected = {"pipeline.skops", "novelty.skops", "out_of_fold.csv", "calibration.csv", *(f"network-{s}.keras" for s in meta.get("networks", []))}
+    missing = sorted(expected - set(meta.get("files", {})))
+    if missing:
+        raise SrnaInputError(f"{meta_path}: no checksum recorded for {', '.join(missing)}; refusing to load it")
+    parts = {}
+    for name in ("pipeline", "novelty"):
+        path = folder / f"{name}.skops"
+        untrusted = sorted(set(sio.get_untrusted_types(file=path)) - set(TRUSTED_TYPES))
+        if untrusted:
+            raise SrnaInputError(f"{path}: contains types srna_nb does not trust ({', '.join(untrusted[:3])}); refusing to load it")
+        parts[name] = sio.load(path, trusted=list(TRUSTED_TYPES))
+    networks = {step: _load_network(folder / f"network-{step}.keras") for step in meta.get("networks", [])}
+    calibrator = TemperatureScaler()
+    calibrator.temperature_ = float(meta["temperature"])
+    return Bundle(
+        target=meta["target"], model_name=meta["model_name"], pipeline=attach_networks(parts["pipeline"], networks),
+        features=meta["features"], input_scale=meta["input_scale"], classes=meta["classes"], calibrator=calibrator,
+        novelty=parts["novelty"], novelty_thresholds=meta["novelty_thresholds"],
+        confidence_threshold=meta["confidence_threshold"], class_groups=meta["class_groups"],
+        out_of_fold=pd.read_csv(folder / "out_of_fold.csv", keep_default_na=False, na_values=[""]),
+        calibration=pd.read_csv(folder / "calibration.csv"),
+        summary=meta["summary"], versions=meta["versions"], seed=meta["seed"],
+    )
+
+
+def _load_network(path: Path):
+    import keras
+
+    # compile=False: a bundle saved under one Keras backend loads under another; safe_mode
+    # (the default) refuses Lambda layers and other embedded code.
+    return keras.models.load_model(path, compile=False, safe_mode=True)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _json_default(value):
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")

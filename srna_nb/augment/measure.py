@@ -1,0 +1,75 @@
+"""How well augmentation works, measured against the simulator's ground truth.
+
+The simulated atlas knows which labels it removed (``truth.hidden``), which it planted wrong
+(``truth.mislabels``), and every sample's true metadata; real data has none of this.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from srna_nb.atlas import Atlas
+from srna_nb.augment.annotate import annotate
+from srna_nb.augment.train import train_bundle
+
+
+def unlabelled(atlas: Atlas, target: str) -> Atlas:
+    """The samples of ``atlas`` without a ``target`` label: what augmentation is for."""
+    return atlas.subset(samples=atlas.samples[target].isna().to_numpy())
+
+
+def hidden_label_recovery(table: pd.DataFrame, truth, target: str) -> dict[str, float]:
+    """Confident predictions on samples whose label the simulator removed, scored against the removed label."""
+    hidden = truth.hidden[truth.hidden["column"] == target].set_index("sample_id")["true"]
+    part = table[table["sample_id"].isin(hidden.index)]
+    true = hidden.reindex(part["sample_id"]).to_numpy()
+    confident = (part["status"] == "confident").to_numpy()
+    group = (part["annotation_level"] == "group").to_numpy()
+    scores = {
+        "samples": int(len(part)),
+        "confident share": float(confident.mean()) if len(part) else np.nan,
+        "uncertain share": float((part["status"] == "uncertain").mean()) if len(part) else np.nan,
+        "unknown share": float((part["status"] == "unknown").mean()) if len(part) else np.nan,
+        "accuracy of confident predictions": float((part["predicted"].to_numpy()[confident] == true[confident]).mean()) if confident.any() else np.nan,
+        "accuracy of all predictions": float((part["predicted"].to_numpy() == true).mean()) if len(part) else np.nan,
+        "group fallbacks": int(group.sum()),
+    }
+    if group.any() and target == "tissue":
+        true_group = truth.samples["tissue_group"].reindex(part["sample_id"]).to_numpy()
+        scores["accuracy of group fallbacks"] = float((part["annotation"].to_numpy()[group] == true_group[group]).mean())
+    return scores
+
+
+def mislabel_detection(table: pd.DataFrame, truth, target: str) -> dict[str, float]:
+    """Precision and recall of conflict flags against the labels the simulator planted wrong.
+
+    Only planted mislabels among the table's samples count (a sample whose class was dropped
+    from training cannot be checked).
+    """
+    planted = set(truth.mislabels.loc[truth.mislabels["column"] == target, "sample_id"]) & set(table["sample_id"])
+    flagged = set(table.loc[table["conflict"], "sample_id"])
+    hits = len(planted & flagged)
+    return {
+        "planted mislabels": len(planted), "flagged": len(flagged), "flagged and planted": hits,
+        "precision": hits / len(flagged) if flagged else np.nan, "recall": hits / len(planted) if planted else np.nan,
+    }
+
+
+def unseen_class_check(atlas: Atlas, target: str, label: str, **train_options) -> dict[str, float]:
+    """Train without any sample of ``label``, then annotate those samples: how many come back ``unknown``?
+
+    Also reports the unknown share of in-distribution samples from held-out studies (the
+    bundle's out-of-fold annotations), the rate the novelty thresholds were set for.
+    """
+    labels = atlas.samples[target]
+    without = atlas.subset(samples=(labels != label).to_numpy() & labels.notna().to_numpy())
+    bundle = train_bundle(without, target, **{"progress": False, **train_options})
+    held_back = annotate(bundle, atlas.subset(samples=(labels == label).to_numpy()), verbose=False).table
+    return {
+        "class": label, "samples": int(len(held_back)),
+        "unknown share": float((held_back["status"] == "unknown").mean()),
+        "confident share": float((held_back["status"] == "confident").mean()),
+        "most often predicted as": held_back["predicted"].mode().iat[0],
+        "in-distribution unknown share": float((bundle.out_of_fold["status"] == "unknown").mean()),
+    }

@@ -1,0 +1,174 @@
+"""Train a bundle: held-out-study predictions for calibration and thresholds, then a fit on everything.
+
+1. Cross-fitting over studies (``grouped`` folds by default): every labelled sample gets a
+   prediction from a model that never saw its study. These out-of-fold predictions fit the
+   temperature of the calibration, set the novelty thresholds (so that ``unknown_rate`` of
+   in-distribution samples from unseen studies are flagged), give the held-out metrics of the
+   summary and the cross-fitted annotations of the training samples (conflict candidates).
+2. The pipeline and the novelty scorer are then fitted on all labelled samples.
+
+Calibration quality is measured honestly: the "after" ECE uses, for each fold, a temperature
+fitted on the other folds only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.metrics import accuracy_score, balanced_accuracy_score
+
+from srna_nb.atlas import Atlas
+from srna_nb.augment.annotate import flag_conflicts, label_table
+from srna_nb.augment.bundle import Bundle, package_versions
+from srna_nb.calibration import TemperatureScaler, expected_calibration_error, reliability_table
+from srna_nb.errors import SrnaParameterError
+from srna_nb.evaluation import evaluate, split_indices
+from srna_nb.models import make_model
+from srna_nb.novelty import NoveltyScorer
+from srna_nb.targets import prepare_target
+
+
+def train_bundle(
+    atlas: Atlas,
+    target: str,
+    model: str = "dl",
+    params: dict | None = None,
+    *,
+    protocol: str = "grouped",
+    conflict_protocol: str = "stratified",
+    n_splits: int = 5,
+    confidence_threshold: float = 0.8,
+    unknown_rate: float = 0.05,
+    min_class_size: int = 10,
+    min_studies: int = 2,
+    age_bins=None,
+    where=None,
+    min_share: float = 0.01,
+    seed: int = 0,
+    progress: bool = True,
+) -> Bundle:
+    """Fit ``model`` for ``target`` on all labelled samples of ``atlas``, calibrated and with abstention.
+
+    Parameters
+    ----------
+    atlas, target
+        Training data and the sample-sheet column to predict.
+    model, params
+        Model name (``dl``, ``rf``, ``linear``) and hyperparameters.
+    protocol
+        Cross-fitting for calibration, novelty thresholds and the held-out metrics of the
+        summary: ``grouped`` (whole studies held out, as new data will be) by default.
+    conflict_protocol
+        Cross-fitting for the annotations of the training samples themselves (conflict
+        candidates): ``stratified`` by default, because a mislabel sits in a study whose other
+        samples the model may learn from, as it will when checking an atlas it was trained on.
+    n_splits
+        Folds of both cross-fittings.
+    confidence_threshold
+        Calibrated probability from which a prediction is ``confident``.
+    unknown_rate
+        Share of held-out in-distribution samples the novelty thresholds flag as ``unknown``.
+    min_class_size, min_studies, age_bins, where
+        Passed to :func:`~srna_nb.targets.prepare_target`.
+    """
+    if not 0 < unknown_rate < 1:
+        raise SrnaParameterError(f"unknown_rate must be between 0 and 1, got {unknown_rate}")
+    data = prepare_target(atlas, target, min_class_size=min_class_size, min_studies=min_studies, age_bins=age_bins,
+                          where=where, verbose=progress)
+    pipeline = make_model(model, params, input_scale=atlas.value_kind, min_share=min_share, seed=seed)
+    classes = sorted(set(data.y))
+    truth = np.searchsorted(classes, data.y)
+    held_out = _cross_fit(data, pipeline, protocol, n_splits, seed, progress)
+    calibrator = TemperatureScaler().fit(held_out.raw, truth)
+    thresholds = np.quantile(held_out.novelty, 1 - unknown_rate / 2, axis=0)
+    within = held_out if conflict_protocol == protocol else _cross_fit(data, pipeline, conflict_protocol, n_splits, seed, progress)
+
+    class_groups = _class_groups(atlas, data) if target == "tissue" else None
+    held_out_table = label_table(data.sample_ids, held_out.calibrated, classes, held_out.novelty, thresholds,
+                                 confidence_threshold, class_groups)
+    out_of_fold = label_table(data.sample_ids, within.calibrated, classes, within.novelty, thresholds,
+                              confidence_threshold, class_groups)
+    out_of_fold = flag_conflicts(out_of_fold, data.y, within.calibrated, classes)
+    out_of_fold.insert(1, "study", data.groups if data.groups is not None else None)
+    out_of_fold.insert(2, "fold", within.fold)
+
+    final = clone(pipeline).fit(data.X, data.y)
+    scorer = NoveltyScorer().fit(final[:-1].transform(data.X), data.y)
+    calibration = pd.concat([
+        reliability_table(held_out.raw, truth).assign(probabilities="before calibration"),
+        reliability_table(held_out.calibrated, truth).assign(probabilities="after calibration"),
+    ], ignore_index=True)
+    summary = {
+        "data": atlas.source + (" (simulated)" if atlas.simulated else ""),
+        "training samples": int(len(data.y)), "studies": int(len(set(data.groups))) if data.groups is not None else None,
+        "class sizes": {str(k): int(v) for k, v in pd.Series(data.y).value_counts().items()},
+        "cross-fitting": f"{protocol} {n_splits} folds (calibration, thresholds, held-out metrics); "
+                         f"{conflict_protocol} {n_splits} folds (conflicts)",
+        **_held_out_metrics(held_out_table, data.y, held_out, truth),
+        "conflicts flagged in the training data": int(out_of_fold["conflict"].sum()),
+    }
+    return Bundle(
+        target=target, model_name=model, pipeline=final, features=list(map(str, data.feature_names)),
+        input_scale=atlas.value_kind, classes=list(classes), calibrator=calibrator, novelty=scorer,
+        novelty_thresholds=[float(t) for t in thresholds], confidence_threshold=confidence_threshold,
+        class_groups=class_groups, out_of_fold=out_of_fold, calibration=calibration, summary=summary,
+        versions=package_versions(), seed=seed,
+    )
+
+
+@dataclass
+class CrossFit:
+    """Out-of-fold results of one protocol: raw and cross-calibrated probabilities, novelty scores, fold."""
+
+    raw: np.ndarray
+    calibrated: np.ndarray
+    novelty: np.ndarray
+    fold: np.ndarray
+
+
+def _cross_fit(data, pipeline, protocol: str, n_splits: int, seed: int, progress: bool) -> CrossFit:
+    name = "model"
+    result = evaluate(data, {name: pipeline}, [protocol], n_splits=n_splits, seed=seed, keep_models=True, progress=progress)
+    classes = np.asarray(result.classes, dtype=object)
+    truth = np.searchsorted(result.classes, data.y)
+    raw = np.zeros((len(data.y), len(classes)))
+    novelty = np.zeros((len(data.y), 2))
+    fold_of = np.zeros(len(data.y), dtype=int)
+    folds = split_indices(data, protocol, n_splits, seed)  # the folds evaluate() used: same data, protocol and seed
+    for fold, (train, test) in enumerate(folds):
+        raw[test] = result.probabilities[(result.predictions["fold"] == fold).to_numpy()]
+        fold_of[test] = fold
+        fitted = result.fitted.pop((name, protocol, fold))
+        scorer = NoveltyScorer().fit(fitted[:-1].transform(data.X[train]), data.y[train])
+        novelty[test] = scorer.score_samples(fitted[:-1].transform(data.X[test]), classes[np.argmax(raw[test], axis=1)])
+    calibrated = np.zeros_like(raw)
+    for fold in range(len(folds)):
+        # Each fold's probabilities are calibrated with a temperature fitted on the other folds only.
+        mine = fold_of == fold
+        calibrated[mine] = TemperatureScaler().fit(raw[~mine], truth[~mine]).transform(raw[mine])
+    return CrossFit(raw, calibrated, novelty, fold_of)
+
+
+def _held_out_metrics(table: pd.DataFrame, y: np.ndarray, held_out: CrossFit, truth: np.ndarray) -> dict:
+    predicted = table["predicted"].to_numpy()
+    confident = (table["status"] == "confident").to_numpy()
+    return {
+        "held-out accuracy": float(accuracy_score(y, predicted)),
+        "held-out balanced accuracy": float(balanced_accuracy_score(y, predicted)),
+        "ECE before calibration": expected_calibration_error(held_out.raw, truth),
+        "ECE after calibration": expected_calibration_error(held_out.calibrated, truth),
+        "held-out confident share": float(confident.mean()),
+        "held-out accuracy of confident predictions": float((predicted[confident] == y[confident]).mean()) if confident.any() else float("nan"),
+        "held-out unknown share": float((table["status"] == "unknown").mean()),
+    }
+
+
+def _class_groups(atlas: Atlas, data) -> dict[str, str] | None:
+    """Tissue -> tissue group, as the training sheet pairs them (the most frequent pairing)."""
+    if "tissue_group" not in atlas.samples.columns:
+        return None
+    sheet = atlas.samples.loc[data.sample_ids, ["tissue", "tissue_group"]].dropna()
+    return {str(k): str(v) for k, v in sheet.groupby("tissue")["tissue_group"].agg(lambda s: s.mode().iat[0]).items()}
