@@ -19,7 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 from srna_nb.errors import SrnaParameterError
 
 #: Probabilities are clipped to at least this before taking logs (forests give exact zeros).
-PROBABILITY_FLOOR = 1e-4
+PROBABILITY_FLOOR = 1e-6
 
 
 class TemperatureScaler(TransformerMixin, BaseEstimator):

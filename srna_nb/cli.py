@@ -1,4 +1,5 @@
-"""Command line: ``srna-nb run`` executes notebook profiles into HTML reports.
+"""Command line: ``srna-nb run`` executes notebook profiles into HTML reports; ``srna-nb predict``
+annotates a matrix with a saved bundle.
 
 Errors of the user's making (files, parameters) print one line and exit with status 2.
 """
@@ -21,7 +22,32 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--only", action="append", default=[], metavar="NAME", help="run only this report (repeatable)")
     run.add_argument("--reports", type=Path, default=None, help="output folder (default: reports/ of the project)")
     run.add_argument("--keep-code", action="store_true", help="show code cells in the HTML reports")
+    predict = commands.add_parser("predict", help="annotate samples with a saved bundle (CSV out)")
+    predict.add_argument("--bundle", type=Path, required=True, help="bundle folder (from srna_nb.augment.save_bundle)")
+    predict.add_argument("--counts", type=Path, required=True, help="expression matrix (CSV/TSV/.gz or .h5ad), either orientation")
+    predict.add_argument("--samples", type=Path, default=None, help="sample sheet; a column named like the target is checked for conflicts")
+    predict.add_argument("--out", type=Path, required=True, help="output CSV (written to a temporary file, then renamed)")
+    predict.add_argument("--min-overlap", type=float, default=0.5, help="refuse matrices with fewer of the bundle's sRNAs (default: 0.5)")
+    predict.add_argument("--confidence", type=float, default=None, help="override the bundle's confidence threshold")
+    predict.add_argument("--orientation", default="auto", choices=["auto", "features_x_samples", "samples_x_features"])
     return parser
+
+
+def _predict(arguments) -> int:
+    from srna_nb.augment import annotate, load_bundle
+    from srna_nb.io import load_atlas
+
+    bundle = load_bundle(arguments.bundle)
+    atlas = load_atlas(arguments.counts, arguments.samples, value_kind=bundle.input_scale, orientation=arguments.orientation,
+                       join="inner" if arguments.samples else "strict", verbose=False)
+    annotation = annotate(bundle, atlas, min_overlap=arguments.min_overlap, confidence_threshold=arguments.confidence)
+    annotation.write(arguments.out)
+    counts = annotation.status_counts()["samples"]
+    print(f"{len(annotation.table)} samples annotated for {bundle.target}: "
+          + ", ".join(f"{status} {n}" for status, n in counts.items())
+          + (f"; {int(annotation.table['conflict'].sum())} conflicts with the given labels" if "conflict" in annotation.table else "")
+          + f" -> {arguments.out}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"srna-nb: {len(failed)} of {len(results)} reports failed: {', '.join(failed)}", file=sys.stderr)
                 return 1
             return 0
+        if arguments.command == "predict":
+            return _predict(arguments)
     except SrnaError as error:
         print(f"srna-nb: error: {error}", file=sys.stderr)
         return 2

@@ -1,0 +1,183 @@
+"""Augmentation: bundles round-trip and refuse tampering, features align by name, statuses and
+conflicts behave on planted ground truth, the predict command succeeds and fails cleanly."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+import skops.io as sio
+from sklearn.preprocessing import FunctionTransformer
+
+from srna_nb.augment import annotate, load_bundle, save_bundle, train_bundle
+from srna_nb.augment.measure import hidden_label_recovery, mislabel_detection, unlabelled, unseen_class_check
+from srna_nb.calibration import TemperatureScaler, expected_calibration_error
+from srna_nb.cli import main
+from srna_nb.errors import SrnaInputError
+from srna_nb.simulate import simulate_atlas
+
+TISSUES = ["cerebral cortex", "whole blood", "plasma", "liver", "heart", "lung", "testis", "kidney"]
+LIGHT_DL = {"hidden_layers": [48], "max_epochs": 25}
+
+
+@pytest.fixture(scope="module")
+def atlas_and_truth():
+    return simulate_atlas(n_samples=700, seed=5, n_features=400, n_studies=36, tissues=TISSUES, mislabel_rate=0.04)
+
+
+@pytest.fixture(scope="module")
+def bundle(atlas_and_truth):
+    atlas, _ = atlas_and_truth
+    return train_bundle(atlas, "tissue", "dl", LIGHT_DL, n_splits=3, progress=False)
+
+
+@pytest.fixture(scope="module")
+def saved(bundle, tmp_path_factory):
+    return save_bundle(bundle, tmp_path_factory.mktemp("bundles") / "tissue")
+
+
+def test_bundle_round_trip_gives_the_same_predictions(bundle, saved, atlas_and_truth):
+    atlas, _ = atlas_and_truth
+    loaded = load_bundle(saved)
+    before = annotate(bundle, atlas, verbose=False).table
+    after = annotate(loaded, atlas, verbose=False).table
+    pd.testing.assert_frame_equal(before, after)
+    assert loaded.classes == bundle.classes and loaded.features == bundle.features
+    meta = json.loads((saved / "bundle.json").read_text())
+    assert meta["versions"]["keras"] and meta["versions"]["scikit-learn"] and meta["summary"]["training samples"] > 500
+    assert (saved / "network-model.keras").is_file() and not list(saved.parent.glob(".*"))  # no staging left
+
+
+def _rewrite_checksum(folder, name):
+    meta = json.loads((folder / "bundle.json").read_text())
+    meta["files"][name] = hashlib.sha256((folder / name).read_bytes()).hexdigest()
+    (folder / "bundle.json").write_text(json.dumps(meta))
+
+
+def test_altered_bundle_is_refused(saved, tmp_path):
+    copy = tmp_path / "copy"
+    save_bundle(load_bundle(saved), copy)
+    data = bytearray((copy / "novelty.skops").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (copy / "novelty.skops").write_bytes(bytes(data))
+    with pytest.raises(SrnaInputError, match=r"novelty.skops: altered since the bundle was saved"):
+        load_bundle(copy)
+
+
+def test_untrusted_types_are_refused_even_with_matching_checksums(saved, tmp_path):
+    copy = tmp_path / "copy"
+    save_bundle(load_bundle(saved), copy)
+    sio.dump(FunctionTransformer(func=os.system), copy / "pipeline.skops")  # would run a shell command
+    _rewrite_checksum(copy, "pipeline.skops")
+    with pytest.raises(SrnaInputError, match="types srna_nb does not trust"):
+        load_bundle(copy)
+
+
+def test_missing_or_foreign_folders_are_refused(saved, tmp_path):
+    with pytest.raises(SrnaInputError, match="not a bundle"):
+        load_bundle(tmp_path)
+    with pytest.raises(SrnaInputError, match="already exists"):
+        save_bundle(load_bundle(saved), saved)
+
+
+def test_features_align_by_name_and_missing_ones_are_reported(bundle, atlas_and_truth):
+    atlas, _ = atlas_and_truth
+    sample = atlas.subset(samples=np.arange(60))
+    reference = annotate(bundle, sample, verbose=False).table
+    shuffled = sample.subset(features=np.random.default_rng(0).permutation(sample.n_features))
+    pd.testing.assert_frame_equal(annotate(bundle, shuffled, verbose=False).table, reference)
+
+    keep = np.ones(sample.n_features, bool)
+    keep[:100] = False  # 25% of the sRNAs missing
+    partial = annotate(bundle, sample.subset(features=keep), verbose=False)
+    assert partial.overlap.present == len(bundle.features) - len(set(bundle.features) & set(sample.feature_names[:100]))
+    assert set(partial.overlap.missing) == set(bundle.features) & set(sample.feature_names[:100])
+    zero_filled = sample.subset()
+    zero_filled.counts[:, :100] = 0
+    np.testing.assert_allclose(partial.table["probability"], annotate(bundle, zero_filled, verbose=False).table["probability"])
+    with pytest.raises(SrnaInputError, match=r"below the minimum overlap of 90%"):
+        annotate(bundle, sample.subset(features=keep), min_overlap=0.9)
+
+
+def test_hidden_labels_are_recovered(bundle, atlas_and_truth):
+    atlas, truth = atlas_and_truth
+    table = annotate(bundle, unlabelled(atlas, "tissue"), verbose=False).table
+    scores = hidden_label_recovery(table, truth, "tissue")
+    assert scores["samples"] > 5
+    assert scores["accuracy of confident predictions"] >= 0.9, scores
+
+
+def test_conflicts_find_planted_mislabels(bundle, atlas_and_truth):
+    _, truth = atlas_and_truth
+    scores = mislabel_detection(bundle.out_of_fold, truth, "tissue")
+    assert scores["planted mislabels"] >= 10
+    assert scores["precision"] >= 0.7 and scores["recall"] >= 0.6, scores
+    ranked = bundle.out_of_fold[bundle.out_of_fold["conflict"]].sort_values("conflict_evidence", ascending=False)
+    planted = set(truth.mislabels["sample_id"])
+    assert ranked["sample_id"].head(5).isin(planted).all()  # strongest evidence first
+
+
+def test_unseen_tissue_comes_back_unknown(atlas_and_truth):
+    atlas, _ = atlas_and_truth
+    check = unseen_class_check(atlas, "tissue", "testis", model="linear", n_splits=3, conflict_protocol="grouped")
+    assert check["samples"] >= 10
+    assert check["unknown share"] >= 0.8, check
+    assert check["in-distribution unknown share"] <= 0.07, check
+
+
+def test_temperature_scaling_recovers_overconfidence():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(4000, 4)) * 1.5
+    true_proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    y = np.array([rng.choice(4, p=p) for p in true_proba])
+    overconfident = np.exp(2 * logits) / np.exp(2 * logits).sum(axis=1, keepdims=True)
+    scaler = TemperatureScaler().fit(overconfident, y)
+    assert scaler.temperature_ == pytest.approx(2, rel=0.1)
+    assert expected_calibration_error(scaler.transform(overconfident), y) < 0.03 < expected_calibration_error(overconfident, y)
+
+
+@pytest.fixture()
+def matrix_files(atlas_and_truth, tmp_path):
+    atlas, _ = atlas_and_truth
+    part = atlas.subset(samples=np.arange(40))
+    counts = tmp_path / "counts.csv"
+    part.to_frame().T.to_csv(counts)  # sRNAs in rows, samples in columns
+    sheet = tmp_path / "samples.csv"
+    part.samples[["study", "tissue"]].rename_axis("sample_id").to_csv(sheet)
+    return counts, sheet
+
+
+def test_predict_command_writes_the_annotation_table(saved, matrix_files, tmp_path, capsys):
+    counts, sheet = matrix_files
+    out = tmp_path / "out" / "annotated.csv"
+    assert main(["predict", "--bundle", str(saved), "--counts", str(counts), "--samples", str(sheet), "--out", str(out)]) == 0
+    table = pd.read_csv(out)
+    assert len(table) == 40
+    assert {"predicted", "probability", "runner_up", "status", "annotation", "conflict"} <= set(table.columns)
+    assert set(table["status"]) <= {"confident", "uncertain", "unknown"}
+    assert "40 samples annotated for tissue" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("problem", ["no bundle", "low overlap", "unreadable counts"])
+def test_predict_command_fails_cleanly_and_keeps_the_old_output(problem, saved, matrix_files, tmp_path, capsys):
+    counts, sheet = matrix_files
+    out = tmp_path / "annotated.csv"
+    out.write_text("previous results\n")
+    bundle = str(saved)
+    options = []
+    if problem == "no bundle":
+        bundle = str(tmp_path / "nowhere")
+    elif problem == "low overlap":
+        options = ["--min-overlap", "1.01"]
+    else:
+        counts.write_text("this is not a matrix\n\x00\x01")
+    code = main(["predict", "--bundle", bundle, "--counts", str(counts), "--out", str(out), *options])
+    error = capsys.readouterr().err
+    assert code == 2
+    assert error.startswith("srna-nb: error: ") and error.count("\n") == 1, error
+    assert out.read_text() == "previous results\n"
+    assert not list(tmp_path.glob(".*partial"))
