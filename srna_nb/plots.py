@@ -165,3 +165,25 @@ def importance_panels(importances: pd.DataFrame, label: str, k: int = 10, highli
     fig.suptitle(f"Top {k} sRNAs for {label}" + (" (orange: planted markers)" if highlight else ""), fontsize=10)
     _simulated_tag(fig, simulated)
     return fig
+
+
+def reliability_diagram(calibration: pd.DataFrame, title: str = "Reliability of held-out predictions",
+                        simulated: bool = False) -> Figure:
+    """Accuracy against confidence per bin, one line per ``probabilities`` kind (before / after calibration).
+
+    ``calibration`` is a reliability table (:func:`srna_nb.calibration.reliability_table`) with a
+    ``probabilities`` column; point size follows the number of samples in the bin.
+    """
+    fig, ax = _axes(None, (4.8, 4.4))
+    ax.plot([0, 1], [0, 1], color="0.6", lw=1, ls="--", label="perfectly calibrated")
+    for kind, part in calibration.groupby("probabilities", sort=False):
+        ax.plot(part["confidence"], part["accuracy"], marker="o", lw=1.2, label=str(kind), ms=3)
+        ax.scatter(part["confidence"], part["accuracy"], s=10 + 200 * part["samples"] / calibration["samples"].max(), alpha=0.3)
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("confidence (probability of the predicted class)")
+    ax.set_ylabel("accuracy")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, loc="upper left")
+    _simulated_tag(fig, simulated)
+    return fig

@@ -14,7 +14,8 @@ import skops.io as sio
 from sklearn.preprocessing import FunctionTransformer
 
 from srna_nb.augment import annotate, load_bundle, save_bundle, train_bundle
-from srna_nb.augment.measure import hidden_label_recovery, mislabel_detection, unlabelled, unseen_class_check
+from srna_nb.augment import samples_to_annotate
+from srna_nb.augment.measure import hidden_label_recovery, mislabel_detection, unseen_class_check
 from srna_nb.calibration import TemperatureScaler, expected_calibration_error
 from srna_nb.cli import main
 from srna_nb.errors import SrnaInputError
@@ -105,7 +106,7 @@ def test_features_align_by_name_and_missing_ones_are_reported(bundle, atlas_and_
 
 def test_hidden_labels_are_recovered(bundle, atlas_and_truth):
     atlas, truth = atlas_and_truth
-    table = annotate(bundle, unlabelled(atlas, "tissue"), verbose=False).table
+    table = annotate(bundle, samples_to_annotate(atlas, "tissue"), verbose=False).table
     scores = hidden_label_recovery(table, truth, "tissue")
     assert scores["samples"] > 5
     assert scores["accuracy of confident predictions"] >= 0.9, scores

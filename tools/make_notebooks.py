@@ -298,4 +298,124 @@ written = study.write(output_dir, truth=truth, k=top_k)  # CSV tables (nothing w
 '''),
     ],
 )
+write(
+    "04_augment",
+    [
+        md("""
+# Metadata augmentation: fill in missing labels, abstain when unsure, flag conflicts
+
+A model bundle is trained once on every labelled sample (or loaded from disk) and applied to
+samples whose label is missing. Each sample gets the predicted label, its **calibrated**
+probability, the runner-up and a status: **confident** (probability at least the threshold),
+**uncertain**, or **unknown** (unlike the training samples of the class it resembles most, e.g. a
+tissue the model never saw). An uncertain tissue whose tissue group is clear falls back to the group.
+Labelled samples whose confident prediction disagrees with their label are listed as **conflicts**.
+"""),
+        parameters(DATA_PARAMETERS + TARGET_PARAMETERS + '''
+model = "dl"  # dl, rf or linear
+model_params = {}  # hyperparameters (empty: defaults)
+bundle_dir = None  # load this saved bundle instead of training one
+save_bundle = True  # save the trained bundle to <output_dir>/bundle
+annotate_counts_path = None  # matrix to annotate; None: the training atlas' samples without a label
+annotate_samples_path = None  # its sample sheet (optional; a target column is checked for conflicts)
+confidence_threshold = 0.8  # calibrated probability from which a prediction is confident
+unknown_rate = 0.05  # share of held-out in-distribution samples flagged unknown
+min_overlap = 0.5  # refuse a matrix holding fewer of the bundle's sRNAs
+n_splits = 5  # cross-fitting folds
+unseen_checks = []  # classes to leave out of training entirely, to check they come back unknown
+progress = True
+output_dir = None  # folder for the CSV table and the bundle (set by `srna-nb run`)
+'''),
+        code('''
+from pathlib import Path
+
+from IPython.display import Markdown, display
+
+import pandas as pd
+
+from srna_nb import augment, datasets, overview, plots
+from srna_nb.augment import measure
+
+atlas, truth = datasets.load_dataset(
+    data_source, n_samples=n_samples, seed=seed, path=data_path,
+    counts_path=counts_path, samples_path=samples_path, **loader_options,
+)
+display(Markdown(overview.source_note(atlas)))
+'''),
+        md("## The bundle"),
+        code('''
+if bundle_dir is None:
+    bundle = augment.train_bundle(
+        atlas, target, model, model_params, n_splits=n_splits, confidence_threshold=confidence_threshold,
+        unknown_rate=unknown_rate, min_class_size=min_class_size, min_studies=min_studies, age_bins=age_bins,
+        where=where, min_share=min_share, seed=seed, progress=progress,
+    )
+    if save_bundle and output_dir is not None:
+        display(Markdown(f"Saved to `{augment.save_bundle(bundle, Path(output_dir) / 'bundle', overwrite=True)}`."))
+else:
+    bundle = augment.load_bundle(bundle_dir)
+bundle.describe()
+'''),
+        md("""
+## Calibration
+
+Held-out-study predictions (cross-fitted) before and after temperature scaling; the "after" curve
+uses, for each fold, a temperature fitted on the other folds. ECE = expected calibration error.
+"""),
+        code('''
+display(Markdown(
+    f"ECE before: **{bundle.summary['ECE before calibration']:.3f}**, after: **{bundle.summary['ECE after calibration']:.3f}** "
+    f"(temperature {bundle.calibrator.temperature_:.2f})"
+))
+plots.reliability_diagram(bundle.calibration, simulated=atlas.simulated);
+'''),
+        md("## Annotated samples"),
+        code('''
+new = augment.samples_to_annotate(atlas, target, annotate_counts_path, annotate_samples_path)
+annotation = augment.annotate(bundle, new, min_overlap=min_overlap, verbose=False)
+display(Markdown(f"Feature overlap: {annotation.overlap.describe()}."))
+display(annotation.status_counts().style.format({"share": "{:.1%}"}))
+if output_dir is not None:
+    written = annotation.write(Path(output_dir) / f"augmented_{target}.csv")
+    display(Markdown(f"[Download the table (CSV)]({Path(output_dir).name}/{written.name})"))
+annotation.table.head(30).style.format(precision=3)
+'''),
+        md("""
+## Conflicts in the training labels
+
+Cross-fitted predictions of the training samples (each from a model that did not see it) that
+are confident and disagree with the given label, strongest evidence (log probability ratio) first.
+"""),
+        code('''
+conflicts = bundle.conflicts()
+display(Markdown(f"{len(conflicts)} of {len(bundle.out_of_fold)} labelled samples flagged."))
+conflicts.head(25).style.format(precision=3)
+'''),
+        code('''
+if len(annotation.conflicts()):
+    display(Markdown("Conflicts in the annotated samples' own labels:"), annotation.conflicts().head(25))
+'''),
+        md("""
+## Checked against the simulator's ground truth (simulated data only)
+
+Hidden labels: samples whose label the simulator removed. Mislabels: labels it planted wrong.
+Unseen classes: trained again without any sample of the class, then asked about those samples.
+"""),
+        code('''
+if truth is None:
+    display(Markdown("Real data: no ground truth to check against."))
+else:
+    display(pd.Series(measure.hidden_label_recovery(annotation.table, truth, target), name="hidden labels").round(3).to_frame())
+    display(pd.Series(measure.mislabel_detection(bundle.out_of_fold, truth, target), name="planted mislabels").round(3).to_frame())
+'''),
+        code('''
+checks = [
+    measure.unseen_class_check(atlas, target, label, model=model, params=model_params, n_splits=n_splits,
+                               conflict_protocol="grouped", unknown_rate=unknown_rate, seed=seed)
+    for label in unseen_checks
+]
+pd.DataFrame(checks) if checks else Markdown("No unseen-class check requested (`unseen_checks`).")
+'''),
+    ],
+)
 print("notebooks written", file=sys.stderr)

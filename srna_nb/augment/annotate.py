@@ -149,13 +149,20 @@ class Annotation:
 
     def conflicts(self) -> pd.DataFrame:
         """Labelled samples whose confident prediction disagrees with the label, strongest evidence first."""
-        if "conflict" not in self.table:
-            return self.table.iloc[:0]
-        return self.table[self.table["conflict"]].sort_values("conflict_evidence", ascending=False)
+        return conflict_table(self.table)
 
     def write(self, path: str | Path) -> Path:
         """CSV of the sample table, written to a temporary file and renamed (never half-written)."""
         return write_csv_atomically(self.table, path)
+
+
+def conflict_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The conflicts of an annotation table, strongest evidence first, with the columns that matter."""
+    if "conflict" not in table:
+        return table.iloc[:0]
+    columns = [c for c in ("sample_id", "study", "given", "predicted", "probability", "conflict_evidence", "runner_up",
+                           "runner_up_probability") if c in table]
+    return table.loc[table["conflict"], columns].sort_values("conflict_evidence", ascending=False).reset_index(drop=True)
 
 
 def write_csv_atomically(table: pd.DataFrame, path: str | Path) -> Path:
@@ -202,3 +209,15 @@ def annotate(bundle, atlas: Atlas, *, min_overlap: float = 0.5, confidence_thres
     if bundle.target in atlas.samples.columns:
         table = flag_conflicts(table, atlas.samples[bundle.target].to_numpy(), proba, classes)
     return Annotation(table, overlap, bundle.target)
+
+
+def samples_to_annotate(atlas: Atlas, target: str, counts_path=None, samples_path=None, value_kind: str | None = None,
+                        **loader_options) -> Atlas:
+    """What a report annotates: a matrix from files, or else the atlas' samples that lack a ``target`` label."""
+    if counts_path is None:
+        if target not in atlas.samples.columns:
+            raise SrnaParameterError(f"the atlas has no {target!r} column; give counts_path with the samples to annotate")
+        return atlas.subset(samples=atlas.samples[target].isna().to_numpy())
+    from srna_nb.io import load_atlas
+
+    return load_atlas(counts_path, samples_path, value_kind=value_kind or atlas.value_kind, **loader_options)

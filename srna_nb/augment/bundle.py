@@ -75,6 +75,12 @@ class Bundle:
     versions: dict[str, str] = field(default_factory=dict)
     seed: int = 0
 
+    def conflicts(self) -> pd.DataFrame:
+        """Training samples whose cross-fitted confident prediction disagrees with their label."""
+        from srna_nb.augment.annotate import conflict_table
+
+        return conflict_table(self.out_of_fold)
+
     def describe(self) -> pd.DataFrame:
         """One-column table of what the bundle is and how well it did on held-out studies."""
         rows = {"target": self.target, "model": self.model_name, "classes": len(self.classes), "features": len(self.features),

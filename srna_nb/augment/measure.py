@@ -14,11 +14,6 @@ from srna_nb.augment.annotate import annotate
 from srna_nb.augment.train import train_bundle
 
 
-def unlabelled(atlas: Atlas, target: str) -> Atlas:
-    """The samples of ``atlas`` without a ``target`` label: what augmentation is for."""
-    return atlas.subset(samples=atlas.samples[target].isna().to_numpy())
-
-
 def hidden_label_recovery(table: pd.DataFrame, truth, target: str) -> dict[str, float]:
     """Confident predictions on samples whose label the simulator removed, scored against the removed label."""
     hidden = truth.hidden[truth.hidden["column"] == target].set_index("sample_id")["true"]
