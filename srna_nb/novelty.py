@@ -22,7 +22,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from srna_nb.explain.common import class_indices
+from srna_nb.targets import class_indices
 
 COMPONENTS = ("signature_deviation", "extreme_expression")
 

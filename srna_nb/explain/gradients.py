@@ -32,7 +32,8 @@ import numpy as np
 import pandas as pd
 
 from srna_nb.errors import SrnaParameterError
-from srna_nb.explain.common import class_indices, feature_labels
+from srna_nb.explain.common import feature_labels
+from srna_nb.targets import class_indices
 
 METHODS = ("integrated_gradients", "deeplift", "gradient_x_input")
 #: Rows per block when integrating gradients (bounds memory to rows x steps x features).

@@ -15,7 +15,8 @@ import pandas as pd
 from sklearn.utils import check_random_state
 
 from srna_nb.errors import SrnaParameterError
-from srna_nb.explain.common import class_indices, feature_labels
+from srna_nb.explain.common import feature_labels
+from srna_nb.targets import class_indices
 
 
 def shuffle_orders(n_samples: int, n_features: int, n_repeats: int, random_state: int | None = 0) -> np.ndarray:

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from srna_nb.errors import SrnaParameterError
 from srna_nb.evaluation import split_indices
 from srna_nb.explain import compare
-from srna_nb.explain.common import class_indices
+from srna_nb.targets import class_indices
 from srna_nb.explain.gradients import METHODS as GRADIENT_METHODS
 from srna_nb.explain.gradients import attributions, completeness_gap, mean_by_class, sample_attributions
 from srna_nb.explain.permutation import permutation_importance
