@@ -22,6 +22,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--only", action="append", default=[], metavar="NAME", help="run only this report (repeatable)")
     run.add_argument("--reports", type=Path, default=None, help="output folder (default: reports/ of the project)")
     run.add_argument("--keep-code", action="store_true", help="show code cells in the HTML reports")
+    run.add_argument("--name", default=None, help="run name: reports go to reports/<name>/ (default: the profile's name)")
+    run.add_argument("--force", action="store_true", help="re-run reports whose notebook, parameters and data are unchanged")
     predict = commands.add_parser("predict", help="annotate samples with a saved bundle (CSV out)")
     predict.add_argument("--bundle", type=Path, required=True, help="bundle folder (from srna_nb.augment.save_bundle)")
     predict.add_argument("--counts", type=Path, required=True, help="expression matrix (CSV/TSV/.gz or .h5ad), either orientation")
@@ -62,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
                 only=arguments.only,
                 keep_code=arguments.keep_code,
                 extra_parameters=arguments.params,
+                run_name=arguments.name,
+                force=arguments.force,
                 echo=lambda *a, **k: print(*a, **k, flush=True),
             )
             failed = [r.run.name for r in results if r.status != "ok"]

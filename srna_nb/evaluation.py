@@ -116,6 +116,12 @@ class Evaluation:
         summary = self.summary()[f"pooled {metric}"]
         return summary.unstack("model").rename_axis(index="protocol", columns="model")
 
+    def key_figures(self, metric: str = "accuracy") -> dict[str, str]:
+        """Per protocol, the pooled ``metric`` of every model as one line (for the report index)."""
+        table = self.accuracy_table(metric)
+        return {f"{metric}, {protocol}": ", ".join(f"{model} {value:.3f}" for model, value in row.items())
+                for protocol, row in table.iterrows()}
+
     def _part(self, model: str, protocol: str) -> pd.DataFrame:
         part = self.predictions[(self.predictions["model"] == model) & (self.predictions["protocol"] == protocol)]
         if part.empty:

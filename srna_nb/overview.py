@@ -40,6 +40,14 @@ def atlas_summary(atlas: Atlas) -> pd.DataFrame:
     return pd.DataFrame({"value": pd.Series(rows, dtype=object)})
 
 
+def key_figures(atlas: Atlas) -> dict[str, object]:
+    """Headline numbers of an atlas for the report index."""
+    figures = {"data": "simulated" if atlas.simulated else atlas.source, "samples": atlas.n_samples, "sRNAs": atlas.n_features}
+    if atlas.study_column in atlas.samples:
+        figures["studies"] = int(atlas.studies.nunique())
+    return figures
+
+
 def sample_counts(atlas: Atlas, columns: Sequence[str] = ("tissue_group", "tissue")) -> pd.DataFrame:
     """Samples and studies per combination of ``columns`` (missing labels shown as ``(missing)``)."""
     frame = pd.DataFrame({c: atlas.labels(c).fillna("(missing)") for c in columns})

@@ -187,3 +187,17 @@ def reliability_diagram(calibration: pd.DataFrame, title: str = "Reliability of 
     ax.legend(fontsize=8, loc="upper left")
     _simulated_tag(fig, simulated)
     return fig
+
+
+def contribution_bars(contributions: pd.Series, title: str = "", simulated: bool = False, ax: Axes | None = None) -> Figure:
+    """Signed horizontal bars, one per sRNA (largest on top): orange pushes towards the class, blue away."""
+    values = contributions.iloc[::-1]
+    fig, ax = _axes(ax, (5.5, 0.3 * len(values) + 1.2))
+    ax.barh([str(i) for i in values.index], values.to_numpy(),
+            color=["tab:orange" if v > 0 else "tab:blue" for v in values.to_numpy()])
+    ax.axvline(0, color="0.3", lw=0.8)
+    ax.set_xlabel("contribution to the class score")
+    ax.tick_params(axis="y", labelsize=8)
+    ax.set_title(title, fontsize=10)
+    _simulated_tag(fig, simulated)
+    return fig

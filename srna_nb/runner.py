@@ -10,25 +10,30 @@ A profile (``parameters/profiles/NAME.yaml``) lists runs::
         parameters: [overview.yaml]  # more parameter files, applied in order (optional)
         overrides: {n_samples: 600}  # last word (optional)
 
-Each run writes ``reports/<profile>/<name>.ipynb`` (executed) and ``<name>.html`` through a
-temporary file and a rename, so that an interrupted run never leaves a half-written report.
-A failed notebook does not stop the others; ``reports/index.html`` lists every run and its status.
+Each run writes ``reports/<run-name>/<name>.ipynb`` (executed), ``<name>.html`` and a record
+``<name>.run.json`` through temporary files and renames, so that an interrupted run never leaves a
+half-written report. A failed notebook does not stop the others; the index pages
+(:mod:`srna_nb.reports`) list every report with its status, failing cell and key figures. A report
+whose content hash (notebook, parameters, input files, library source) is unchanged since its last
+successful run is reused unless ``force=True``.
 """
 
 from __future__ import annotations
 
-import html
+import hashlib
+import json
 import os
-import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
 import yaml
 
+from srna_nb import reports
 from srna_nb.errors import SrnaParameterError
+from srna_nb.reports import RunRecord, atomic_write, temporary_beside
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,13 +49,24 @@ class Run:
 
 @dataclass
 class RunResult:
+    """One executed (or reused) report: its run, record and files."""
+
     run: Run
-    status: str  # "ok" or "failed"
-    seconds: float
+    record: RunRecord
     html: Path | None = None
     executed: Path | None = None
-    error: str = ""
-    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        return self.record.status
+
+    @property
+    def error(self) -> str:
+        return self.record.error
+
+    @property
+    def seconds(self) -> float:
+        return self.record.seconds
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
@@ -101,17 +117,6 @@ def load_profile(profile: str | Path, root: Path = PROJECT_ROOT, extra_parameter
     return str(spec.get("name", path.stem)), runs
 
 
-def _temporary_beside(path: Path) -> Path:
-    """An empty temporary file next to ``path`` (same filesystem, so a rename is atomic)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{path.suffix}")
-    os.close(handle)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes 0600; reports are for sharing
-    return Path(temporary)
-
-
 @lru_cache(maxsize=64)
 def notebook_parameters(notebook: Path) -> set[str]:
     """Names assigned in a notebook's ``parameters`` cell."""
@@ -143,37 +148,107 @@ def _known_parameters(notebook: Path, parameters: dict[str, Any], profile: Path)
     return {k: v for k, v in parameters.items() if k in declared}
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    temporary = _temporary_beside(path)
-    try:
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+REPORT_TEMPLATE = Path(__file__).resolve().parent / "templates"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
 def render_html(executed: Path, destination: Path, keep_code: bool = False) -> None:
-    """Render an executed notebook to static HTML (figures embedded, code hidden by default)."""
+    """Render an executed notebook to static, offline HTML (code hidden unless ``keep_code``).
+
+    The ``srna_report`` template is JupyterLab's without the scripts it would fetch from a
+    CDN (require.js, MathJax, mermaid, widget manager): figures are embedded images and
+    tables are HTML, so a report reads the same with no network and no JavaScript.
+    """
     import nbformat
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(exclude_input=not keep_code, exclude_input_prompt=True, exclude_output_prompt=True)
-    body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
-    _atomic_write(destination, body)
+    exporter = HTMLExporter(
+        extra_template_basedirs=[str(REPORT_TEMPLATE)], template_name="srna_report",
+        exclude_input=not keep_code, exclude_input_prompt=True, exclude_output_prompt=True,
+    )
+    notebook = nbformat.read(executed, as_version=4)
+    _drop_widget_views(notebook)
+    body, _ = exporter.from_notebook_node(notebook)
+    atomic_write(destination, body)
 
 
-def execute(run: Run, output_dir: Path, keep_code: bool = False, log_output: bool = False) -> RunResult:
+def _drop_widget_views(notebook) -> None:
+    """Remove live-widget outputs so that each falls back to its static HTML (explorers' snapshots)."""
+    notebook.metadata.pop("widgets", None)
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            output.get("data", {}).pop(WIDGET_VIEW, None)
+
+
+def _hash_path(digest, path: Path) -> None:
+    files = sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts) if path.is_dir() else [path]
+    for file in files:
+        digest.update(str(file.relative_to(path) if path.is_dir() else file.name).encode())
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+
+
+def _input_paths(value: Any, base: Path) -> list[Path]:
+    """Existing files and folders named by parameter values (relative paths resolve from notebooks/)."""
+    if isinstance(value, dict):
+        return [p for item in value.values() for p in _input_paths(item, base)]
+    if isinstance(value, (list, tuple)):
+        return [p for item in value for p in _input_paths(item, base)]
+    if isinstance(value, str) and value and len(value) < 4096:
+        path = (base / value) if not os.path.isabs(value) else Path(value)
+        try:
+            if path.exists():
+                return [path]
+        except OSError:
+            return []
+    return []
+
+
+def run_fingerprint(run: Run, keep_code: bool = False) -> str:
+    """Content hash of what a report depends on: notebook, parameters, input data and srna_nb itself.
+
+    The library's own source is part of it because the simulated atlas is generated by code, and
+    a changed model or metric must not be hidden behind a reused report.
+    """
+    digest = hashlib.sha256()
+    digest.update(run.notebook.read_bytes())
+    digest.update(json.dumps(run.parameters, sort_keys=True, default=str).encode())
+    digest.update(b"keep_code" if keep_code else b"hide_code")
+    _hash_path(digest, Path(__file__).resolve().parent)
+    for path in _input_paths(run.parameters, run.notebook.parent):
+        _hash_path(digest, path)
+    return digest.hexdigest()
+
+
+def _reusable(run: Run, run_dir: Path, fingerprint: str) -> RunRecord | None:
+    record = reports.read_record(run_dir, run.name)
+    if (record is not None and record.ok and record.fingerprint == fingerprint
+            and (run_dir / f"{run.name}.html").exists() and (run_dir / f"{run.name}.ipynb").exists()):
+        return record
+    return None
+
+
+def _failure_text(failure) -> str:
+    """One line: the failing cell (number and first line of code) and the error."""
+    first_line = next((line for line in (failure.source or "").splitlines() if line.strip()), "")
+    value = (str(failure.evalue).splitlines() or [""])[0]
+    return f"cell {failure.exec_count} (`{first_line[:80]}`): {failure.ename}: {value}"
+
+
+def execute(run: Run, output_dir: Path, keep_code: bool = False, log_output: bool = False, fingerprint: str = "") -> RunResult:
     """Execute one run with papermill and render its HTML; failures are captured, not raised."""
     import papermill
 
     output_dir.mkdir(parents=True, exist_ok=True)
     executed = output_dir / f"{run.name}.ipynb"
+    files = output_dir / f"{run.name}_files"
     parameters = dict(run.parameters)
     if "output_dir" in notebook_parameters(run.notebook):
-        parameters["output_dir"] = str((output_dir / f"{run.name}_files").resolve())
+        parameters["output_dir"] = str(files.resolve())
+    (files / reports.KEY_FIGURES_FILE).unlink(missing_ok=True)  # figures of an earlier run must not outlive it
     started = time.perf_counter()
-    temporary = _temporary_beside(executed)
+    temporary = temporary_beside(executed)
     error = ""
     try:
         papermill.execute_notebook(
@@ -181,7 +256,7 @@ def execute(run: Run, output_dir: Path, keep_code: bool = False, log_output: boo
             cwd=str(run.notebook.parent), progress_bar=False, log_output=log_output,
         )
     except papermill.PapermillExecutionError as failure:
-        error = f"cell {failure.exec_count}: {failure.ename}: {failure.evalue}"
+        error = _failure_text(failure)
     except Exception as failure:  # noqa: BLE001 - a broken kernel must not stop the other runs
         error = f"{type(failure).__name__}: {failure}"
     # Keep the executed notebook in both cases: with an error it shows the failing cell.
@@ -194,8 +269,14 @@ def execute(run: Run, output_dir: Path, keep_code: bool = False, log_output: boo
     if executed is not None:
         html_path = output_dir / f"{run.name}.html"
         render_html(executed, html_path, keep_code=keep_code)
-    return RunResult(run=run, status="failed" if error else "ok", seconds=time.perf_counter() - started,
-                     html=html_path, executed=executed, error=error)
+    record = RunRecord(
+        name=run.name, notebook=run.notebook.name, status="failed" if error else "ok",
+        seconds=time.perf_counter() - started, fingerprint="" if error else fingerprint, error=error,
+        simulated=run.parameters.get("data_source", "simulated") == "simulated",
+        key_figures=reports.read_key_figures(files) if not error else {},
+    )
+    reports.write_record(output_dir, record)
+    return RunResult(run=run, record=record, html=html_path, executed=executed)
 
 
 def run_profile(
@@ -206,65 +287,44 @@ def run_profile(
     extra_parameters: Iterable[str | Path] = (),
     echo=print,
     root: Path = PROJECT_ROOT,
+    run_name: str | None = None,
+    force: bool = False,
 ) -> list[RunResult]:
-    """Execute every run of a profile (or those named in ``only``), then write the index."""
+    """Execute every run of a profile (or those named in ``only``), then write the index pages.
+
+    Reports go to ``reports_dir/<run_name>/`` (default: the profile's name). A report whose
+    notebook, parameters, input files and library source are unchanged since its last successful
+    run is reused unless ``force``.
+    """
     profile_name, runs = load_profile(profile, root=root, extra_parameters=extra_parameters)
+    run_name = run_name or profile_name
+    if not run_name or any(c in run_name for c in "/\\") or run_name.startswith("."):
+        raise SrnaParameterError(f"run name {run_name!r} must be a plain folder name")
     only = set(only)
+    all_runs = runs
     if only:
         unknown = only - {r.name for r in runs}
         if unknown:
             raise SrnaParameterError(f"--only {sorted(unknown)[0]!r} is not a run of profile {profile_name}; runs: {', '.join(r.name for r in runs)}")
         runs = [r for r in runs if r.name in only]
+    run_dir = reports_dir / run_name
     results = []
     started = time.perf_counter()
     for position, run in enumerate(runs, start=1):
         echo(f"[{position}/{len(runs)}] {run.name} ({run.notebook.name}) ... ", end="")
-        result = execute(run, reports_dir / profile_name, keep_code=keep_code)
+        fingerprint = run_fingerprint(run, keep_code)
+        reused = None if force else _reusable(run, run_dir, fingerprint)
+        if reused is not None:
+            reused.reused = True
+            result = RunResult(run, reused, html=run_dir / f"{run.name}.html", executed=run_dir / f"{run.name}.ipynb")
+            echo(f"unchanged, reused (--force to redo); {len(runs) - position} left, {time.perf_counter() - started:.0f} s elapsed")
+        else:
+            result = execute(run, run_dir, keep_code=keep_code, fingerprint=fingerprint)
+            echo(f"{result.status} in {result.seconds:.0f} s" + (f": {result.error}" if result.error else "")
+                 + f"; {len(runs) - position} left, {time.perf_counter() - started:.0f} s elapsed")
         results.append(result)
-        echo(f"{result.status} in {result.seconds:.0f} s" + (f": {result.error}" if result.error else "")
-             + f"; {len(runs) - position} left, {time.perf_counter() - started:.0f} s elapsed")
-    write_index(reports_dir, profile_name, results)
+    # The index lists every report of the profile: those run now, and earlier records of the others.
+    fresh = {r.run.name: r.record for r in results}
+    records = [fresh.get(r.name) or reports.read_record(run_dir, r.name) for r in all_runs]
+    reports.write_indexes(reports_dir, run_name, [r for r in records if r is not None])
     return results
-
-
-def collect_paper_summary(profile_dir: Path):
-    """Stack the ``paper_summary.csv`` tables that evaluation runs wrote (None when there are none)."""
-    import pandas as pd
-
-    tables = [pd.read_csv(p, index_col=[0, 1]) for p in sorted(profile_dir.glob("*_files/paper_summary.csv"))]
-    return pd.concat(tables) if tables else None
-
-
-def write_index(reports_dir: Path, profile_name: str, results: list[RunResult]) -> Path:
-    """``reports/index.html``: every report of the run with its status and time."""
-    rows = []
-    for result in results:
-        link = (f'<a href="{html.escape(str(result.html.relative_to(reports_dir)))}">{html.escape(result.run.name)}</a>'
-                if result.html else html.escape(result.run.name))
-        status = "ok" if result.status == "ok" else f"FAILED: {html.escape(result.error)}"
-        rows.append(f"<tr><td>{link}</td><td>{html.escape(result.run.notebook.name)}</td><td>{status}</td><td>{result.seconds:.0f} s</td></tr>")
-    summary = collect_paper_summary(reports_dir / profile_name)
-    summary_html = ""
-    if summary is not None:
-        summary.to_csv(reports_dir / profile_name / "paper_summary.csv")
-        summary_html = ("<h2>Accuracy by target and protocol (pooled over folds)</h2>"
-                        + summary.to_html(float_format=lambda v: f"{v:.3f}", classes="summary", table_id="paper-summary"))
-    simulated = any(r.run.parameters.get("data_source", "simulated") == "simulated" for r in results)
-    note = "<p><em>Reports marked simulated use srna_nb's simulated SEA-like atlas, not real samples.</em></p>" if simulated else ""
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>srna_nb reports: {html.escape(profile_name)}</title>
-<style>body{{font-family:sans-serif;margin:2em;max-width:70em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}</style>
-</head><body>
-<h1>srna_nb reports</h1>
-<p>Profile <strong>{html.escape(profile_name)}</strong>, {len(results)} runs, {sum(r.status == 'ok' for r in results)} succeeded.</p>
-{note}
-{summary_html}
-<h2>Reports</h2>
-<table><thead><tr><th>report</th><th>notebook</th><th>status</th><th>time</th></tr></thead><tbody>
-{''.join(rows)}
-</tbody></table>
-</body></html>
-"""
-    index = reports_dir / "index.html"
-    _atomic_write(index, page)
-    return index

@@ -80,6 +80,69 @@ min_share = 0.01  # detection filter: share of training samples a feature must b
 '''
 
 write(
+    "00_explore",
+    [
+        md("""
+# Explore interactively
+
+**Start JupyterLab** from the project folder (after `make install`, which creates `.venv`):
+
+```bash
+.venv/bin/pip install -e '.[jupyter]'
+.venv/bin/jupyter lab notebooks/00_explore.ipynb
+```
+
+(Conda: `conda env create -f environment.yml`, `conda activate srna_nb`, `jupyter lab`.)
+Run all cells, then use the controls: each explorer calls the same library functions as the batch
+reports (`evaluation.evaluate`, `explain.importance_study`, `augment.annotate`). In an HTML report
+the explorers appear as static snapshots of their first view.
+"""),
+        parameters(DATA_PARAMETERS + TARGET_PARAMETERS + '''
+models = {"dl": {}, "rf": {}, "linear": {}}  # models offered by the evaluation explorer
+protocols = ["stratified", "grouped"]
+n_splits = 3  # folds per evaluation (computed when chosen, then cached)
+importance_models = {"dl": {}}  # models explained by the importance explorer
+n_repeats = 1  # permutations per sRNA
+bundle_model = "dl"  # model of the bundle behind the sample explorer (attributions need "dl")
+bundle_dir = None  # explore a saved bundle instead of training one
+'''),
+        code('''
+from IPython.display import Markdown, display
+
+from srna_nb import augment, datasets, explain, models as srna_models, overview, targets, widgets
+
+atlas, truth = datasets.load_dataset(
+    data_source, n_samples=n_samples, seed=seed, path=data_path,
+    counts_path=counts_path, samples_path=samples_path, **loader_options,
+)
+display(Markdown(overview.source_note(atlas)))
+'''),
+        md("## Metrics and confusion matrix: choose target, model and protocol"),
+        code('''
+target_options = dict(min_class_size=min_class_size, min_studies=min_studies, age_bins=age_bins, where=where)
+widgets.EvaluationExplorer(atlas, model_params=models, model_names=list(models), protocols=protocols,
+                           n_splits=n_splits, seed=seed, min_share=min_share, target_options=target_options)
+'''),
+        md("## Top sRNAs per class and importance method"),
+        code('''
+data = targets.prepare_target(atlas, target, verbose=False, **target_options)
+estimators = {name: srna_models.make_model(name, params, input_scale=atlas.value_kind, min_share=min_share, seed=seed)
+              for name, params in importance_models.items()}
+study = explain.importance_study(data, estimators, n_repeats=n_repeats, n_splits=n_splits, seed=seed, progress=False)
+widgets.ImportanceExplorer(study, truth, simulated=atlas.simulated)
+'''),
+        md("## One sample: prediction, probabilities and the sRNAs behind it"),
+        code('''
+if bundle_dir is None:
+    bundle = augment.train_bundle(atlas, target, bundle_model, models.get(bundle_model, {}), n_splits=n_splits,
+                                  seed=seed, progress=False, min_share=min_share, **target_options)
+else:
+    bundle = augment.load_bundle(bundle_dir)
+widgets.SampleExplorer(bundle, atlas)
+'''),
+    ],
+)
+write(
     "01_atlas_overview",
     [
         md("""
@@ -92,6 +155,7 @@ Executed by `make report` with `parameters/default.yaml`; change the cell below 
         parameters(DATA_PARAMETERS + '''
 label_columns = ["tissue_group", "tissue"]  # nested labels to count (outer first)
 color_by = ["tissue_group", "study"]  # PCA colourings
+output_dir = None  # folder for the report's key figures (set by `srna-nb run`)
 '''),
         code('''
 from IPython.display import Markdown, display
@@ -140,6 +204,11 @@ coordinates, explained = overview.pca_coordinates(atlas, seed=seed)
 for column in color_by:
     plots.scatter_by(coordinates, column, explained=explained, simulated=atlas.simulated)
 '''),
+        code('''
+from srna_nb import reports
+
+reports.save_key_figures(output_dir, overview.key_figures(atlas))  # for the report index
+'''),
     ],
 )
 write(
@@ -174,7 +243,10 @@ display(result.accuracy_table("balanced_accuracy").style.format("{:.3f}").set_ca
 result.summary().style.format(precision=3)
 '''),
         code('''
+from srna_nb import reports
+
 written = result.write(output_dir)  # CSV tables for the report index (nothing when output_dir is None)
+reports.save_key_figures(output_dir, result.key_figures())
 '''),
         md("## Per-class accuracy (recall) and confusion matrices"),
         code('''
@@ -294,7 +366,10 @@ study.completeness.style.format(precision=4)
 study.example_explanations()
 '''),
         code('''
+from srna_nb import reports
+
 written = study.write(output_dir, truth=truth, k=top_k)  # CSV tables (nothing when output_dir is None)
+reports.save_key_figures(output_dir, study.key_figures(truth, top_k))
 '''),
     ],
 )
@@ -415,6 +490,11 @@ checks = [
     for label in unseen_checks
 ]
 pd.DataFrame(checks) if checks else Markdown("No unseen-class check requested (`unseen_checks`).")
+'''),
+        code('''
+from srna_nb import reports
+
+reports.save_key_figures(output_dir, measure.key_figures(bundle, annotation, truth))  # for the report index
 '''),
     ],
 )

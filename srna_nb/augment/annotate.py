@@ -177,6 +177,20 @@ def write_csv_atomically(table: pd.DataFrame, path: str | Path) -> Path:
     return path
 
 
+def check_input_scale(bundle, atlas: Atlas) -> None:
+    """Refuse an atlas whose values are on another scale than the bundle's training data."""
+    if atlas.value_kind != bundle.input_scale:
+        raise SrnaInputError(
+            f"{atlas.source}: values are {atlas.value_kind}, but the bundle was trained on {bundle.input_scale}; "
+            f"load the matrix with value_kind={bundle.input_scale!r} or use a bundle trained on {atlas.value_kind}"
+        )
+
+
+def calibrated_proba(bundle, X: np.ndarray) -> np.ndarray:
+    """Calibrated class probabilities (columns in ``bundle.pipeline.classes_`` order) of aligned inputs."""
+    return bundle.calibrator.transform(bundle.pipeline.predict_proba(X))
+
+
 def annotate(bundle, atlas: Atlas, *, min_overlap: float = 0.5, confidence_threshold: float | None = None,
              verbose: bool = True) -> Annotation:
     """Predict ``bundle.target`` for every sample of ``atlas``, with status, annotation and conflicts.
@@ -192,15 +206,11 @@ def annotate(bundle, atlas: Atlas, *, min_overlap: float = 0.5, confidence_thres
     confidence_threshold
         Override the bundle's threshold on calibrated probability.
     """
-    if atlas.value_kind != bundle.input_scale:
-        raise SrnaInputError(
-            f"{atlas.source}: values are {atlas.value_kind}, but the bundle was trained on {bundle.input_scale}; "
-            f"load the matrix with value_kind={bundle.input_scale!r} or use a bundle trained on {atlas.value_kind}"
-        )
+    check_input_scale(bundle, atlas)
     X, overlap = align_features(atlas, bundle.features, min_overlap)
     if verbose:
         print(overlap.describe())
-    proba = bundle.calibrator.transform(bundle.pipeline.predict_proba(X))
+    proba = calibrated_proba(bundle, X)
     classes = list(bundle.pipeline.classes_)
     assigned = np.asarray(classes, dtype=object)[np.argmax(proba, axis=1)]
     novelty = bundle.novelty.score_samples(bundle.pipeline[:-1].transform(X), assigned)

@@ -68,3 +68,20 @@ def unseen_class_check(atlas: Atlas, target: str, label: str, **train_options) -
         "most often predicted as": held_back["predicted"].mode().iat[0],
         "in-distribution unknown share": float((bundle.out_of_fold["status"] == "unknown").mean()),
     }
+
+
+def key_figures(bundle, annotation, truth=None) -> dict[str, object]:
+    """Headline numbers of an augmentation report for the index."""
+    counts = annotation.status_counts()["share"]
+    figures = {
+        "held-out accuracy": bundle.summary.get("held-out accuracy"),
+        "ECE before / after calibration": f"{bundle.summary['ECE before calibration']:.3f} / {bundle.summary['ECE after calibration']:.3f}",
+        "annotated samples": f"{len(annotation.table)} ({', '.join(f'{s} {v:.0%}' for s, v in counts.items())})",
+        "conflicts among training labels": len(bundle.conflicts()),
+    }
+    if truth is not None:
+        hidden = hidden_label_recovery(annotation.table, truth, bundle.target)
+        figures["hidden labels: accuracy of confident"] = hidden["accuracy of confident predictions"]
+        planted = mislabel_detection(bundle.out_of_fold, truth, bundle.target)
+        figures["planted mislabels: precision / recall"] = f"{planted['precision']:.3f} / {planted['recall']:.3f}"
+    return {k: v for k, v in figures.items() if v is not None}

@@ -88,6 +88,16 @@ class ImportanceStudy:
     def marker_precision(self, truth, k: int = 10) -> pd.DataFrame:
         return compare.marker_precision(self.importances, truth, self.target, k)
 
+    def key_figures(self, truth=None, k: int = 10) -> dict[str, str]:
+        """Held-out accuracy per model and, on simulated data, mean marker precision@k per source."""
+        figures = {"held-out accuracy": ", ".join(f"{model} {value:.3f}" for model, value in self.accuracy().items())}
+        if truth is not None and not self.importances.empty:
+            summary = compare.precision_summary(self.marker_precision(truth, k))
+            figures[f"planted-marker precision@{k} per class"] = ", ".join(
+                f"{source} {value:.2f}" for source, value in summary["mean_precision"].items())
+            figures["expected by chance"] = f"{summary['expected_by_chance'].mean():.3f}"
+        return figures
+
     def eli5_html(self, model: str, label: str = "(all)", method: str = "permutation", top: int = 20) -> str:
         """eli5's HTML rendering (weight +- 2 SD) of one class' importances."""
         import eli5
