@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.srna_nb-installed
 PROFILE ?= default
 
-.PHONY: report test install quick-report
+.PHONY: report test install quick-report browser
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,5 +24,15 @@ report: $(STAMP)
 quick-report: $(STAMP)
 	$(BIN)/srna-nb run --profile quick
 
-test: $(STAMP)
+# Headless Chromium for the report checks (Debian packages); without root or apt the browser
+# tests skip and say why.
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing chromium and chromium-driver (Debian) for the browser tests"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+		|| echo "make browser: could not install chromium; browser tests will be skipped"; \
+	else echo "make browser: chromium/chromedriver missing and no root to install them; browser tests will be skipped"; fi
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest

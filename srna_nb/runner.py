@@ -85,10 +85,16 @@ def read_yaml(path: Path) -> dict[str, Any]:
 
 
 def load_profile(profile: str | Path, root: Path = PROJECT_ROOT, extra_parameters: Iterable[str | Path] = ()) -> tuple[str, list[Run]]:
-    """Read a profile by name (``parameters/profiles/<name>.yaml``) or path into runs."""
+    """Read a profile by name (``parameters/profiles/<name>.yaml``) or path into runs.
+
+    A profile given by path inside another project's ``parameters/profiles/`` uses that
+    project's ``notebooks/`` and ``parameters/``.
+    """
     path = Path(profile)
     if not path.suffix:
         path = root / "parameters" / "profiles" / f"{profile}.yaml"
+    elif path.resolve().parent.parent.name == "parameters" and path.resolve().parent.name == "profiles":
+        root = path.resolve().parent.parent.parent
     spec = read_yaml(path)
     if not isinstance(spec.get("runs"), list) or not spec["runs"]:
         raise SrnaParameterError(f"{path}: a profile needs a non-empty 'runs' list")
@@ -117,19 +123,22 @@ def load_profile(profile: str | Path, root: Path = PROJECT_ROOT, extra_parameter
     return str(spec.get("name", path.stem)), runs
 
 
-@lru_cache(maxsize=64)
 def notebook_parameters(notebook: Path) -> set[str]:
     """Names assigned in a notebook's ``parameters`` cell."""
+    return _parameters_cell_names(notebook, notebook.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=64)
+def _parameters_cell_names(notebook: Path, modified: int) -> frozenset[str]:
     import ast
 
     import nbformat
 
-
     for cell in nbformat.read(notebook, as_version=4).cells:
         if "parameters" in cell.get("metadata", {}).get("tags", []):
             tree = ast.parse(cell.source)
-            return {t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)}
-    return set()
+            return frozenset(t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name))
+    return frozenset()
 
 
 def _known_parameters(notebook: Path, parameters: dict[str, Any], profile: Path) -> dict[str, Any]:

@@ -59,6 +59,10 @@ class _Explorer:
             self._update()
             self.status.value = ""
         except SrnaError as error:
+            for table in self.tables:
+                table.value = ""
+            for figure in self.figures:
+                figure.value = b""
             self.status.value = f'<span style="color:#b00020">{html.escape(str(error))}</span>'
 
     def _update(self) -> None:
@@ -70,7 +74,7 @@ class _Explorer:
     def snapshot_html(self) -> str:
         """The current view as static HTML (tables and embedded PNG figures)."""
         parts = [self.status.value, *(t.value for t in self.tables)]
-        parts += [f'<img src="data:image/png;base64,{base64.b64encode(f.value).decode()}">' for f in self.figures if f.value]
+        parts += [f'<img src="data:image/png;base64,{base64.b64encode(bytes(f.value)).decode()}">' for f in self.figures if len(f.value)]
         return "<div>" + "".join(parts) + "</div>"
 
     def _repr_mimebundle_(self, **kwargs):

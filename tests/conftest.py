@@ -22,3 +22,13 @@ def real_atlas_dir() -> Path:
     if not (REAL_ATLAS / "counts.csv.gz").exists():
         pytest.skip(f"real microRNA atlas not present at {REAL_ATLAS}")
     return REAL_ATLAS
+
+
+@pytest.fixture(scope="session")
+def quick_reports(tmp_path_factory):
+    """Every notebook executed once with the quick profile (shared by the notebook and browser tests)."""
+    from srna_nb.runner import run_profile
+
+    reports_dir = tmp_path_factory.mktemp("reports")
+    results = run_profile("quick", reports_dir=reports_dir, echo=lambda *a, **k: None)
+    return reports_dir, results

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import nbformat
@@ -31,8 +32,8 @@ def test_every_profile_names_existing_notebooks_and_parameter_files():
 
 
 @pytest.mark.slow
-def test_quick_profile_executes_every_notebook(tmp_path):
-    results = run_profile("quick", reports_dir=tmp_path, echo=lambda *a, **k: None)
+def test_quick_profile_executes_every_notebook(quick_reports):
+    reports_dir, results = quick_reports
     assert {r.run.notebook for r in results} == set(NOTEBOOKS)
     failures = {r.run.name: r.error for r in results if r.status != "ok"}
     assert not failures
@@ -40,8 +41,26 @@ def test_quick_profile_executes_every_notebook(tmp_path):
         page = result.html.read_text()
         assert "Simulated data" in page and "Traceback" not in page
         assert "<img" in page  # figures embedded as static images
-    index = (tmp_path / "index.html").read_text()
+        assert not re.search(r"<script[^>]+src=", page)  # readable offline: nothing fetched from a CDN
+    index = (reports_dir / "index.html").read_text()
     assert all(f'href="quick/{r.run.name}.html"' in index for r in results)
+    assert 'id="paper-summary"' in index
+    # Key figures computed by the notebooks reach the index.
+    records = {r.run.name: r.record for r in results}
+    assert records["01_atlas_overview"].key_figures["samples"] == 700
+    assert "accuracy, grouped" in records["02_train_evaluate_tissue"].key_figures
+    assert any(k.startswith("planted-marker precision") for k in records["03_feature_importance_tissue"].key_figures)
+    assert "planted mislabels: precision / recall" in records["04_augment_tissue"].key_figures
+    assert "planted mislabels: precision / recall" in index
+
+
+@pytest.mark.slow
+def test_explore_report_shows_static_snapshots(quick_reports):
+    reports_dir, _ = quick_reports
+    page = (reports_dir / "quick" / "00_explore.html").read_text()
+    assert "widget-view+json" not in page  # live widgets replaced by their snapshots
+    assert page.count("data:image/png;base64") >= 3  # confusion matrix, importance panels, contributions
+    assert "calibrated probability" in page and "planted marker" in page
 
 
 def _project(tmp_path: Path) -> Path:
@@ -65,12 +84,49 @@ def test_failed_notebook_does_not_stop_the_others(tmp_path):
     root = _project(tmp_path)
     results = run_profile("t", reports_dir=root / "reports", echo=lambda *a, **k: None, root=root)
     bad, good = results
-    assert bad.status == "failed" and "RuntimeError: planted failure" in bad.error and "cell" in bad.error
+    assert bad.status == "failed" and "RuntimeError: planted failure" in bad.error
+    assert "cell 2 (`raise RuntimeError('planted failure')`)" in bad.error  # which cell failed, and its code
     assert bad.executed.exists()  # kept, showing the error
     assert good.status == "ok" and "42" in good.executed.read_text()
     index = (root / "reports" / "index.html").read_text()
-    assert "FAILED: cell" in index and "planted failure" in index
+    assert "FAILED: cell 2" in index and "planted failure" in index and 'href="t/bad.ipynb"' in index
+    assert (root / "reports" / "t" / "index.html").exists()
     assert not list((root / "reports").rglob("*.tmp.*"))  # no temporary files left behind
+    assert cli.main(["run", "--profile", str(root / "parameters" / "profiles" / "t.yaml"),
+                     "--reports", str(root / "reports")]) == 1  # the exit code says not everything succeeded
+
+
+@pytest.mark.slow
+def test_unchanged_reports_are_reused_until_something_changes(tmp_path):
+    root = _project(tmp_path)
+    reports_dir = root / "reports"
+    messages = []
+    first = run_profile("t", reports_dir=reports_dir, only=["good"], echo=lambda *a, **k: messages.append(a[0]), root=root)
+    html = first[0].html.stat().st_mtime_ns
+    second = run_profile("t", reports_dir=reports_dir, only=["good"], echo=lambda *a, **k: messages.append(a[0]), root=root)
+    assert second[0].record.reused and second[0].html.stat().st_mtime_ns == html
+    assert any("unchanged, reused" in m for m in messages)
+    forced = run_profile("t", reports_dir=reports_dir, only=["good"], echo=lambda *a, **k: None, root=root, force=True)
+    assert not forced[0].record.reused
+    # A changed input file named by a parameter invalidates the report.
+    data = root / "notebooks" / "input.txt"
+    data.write_text("1")
+    profile = root / "parameters" / "profiles" / "t.yaml"
+    profile.write_text(profile.read_text().replace("{value: 21}", "{value: 21, path: input.txt}"))
+    (root / "notebooks" / "good.ipynb").write_text((root / "notebooks" / "good.ipynb").read_text().replace('"value = 1"', '"value = 1\\npath = None"'))
+    run_profile("t", reports_dir=reports_dir, only=["good"], echo=lambda *a, **k: None, root=root)
+    assert run_profile("t", reports_dir=reports_dir, only=["good"], echo=lambda *a, **k: None, root=root)[0].record.reused
+    data.write_text("2")
+    assert not run_profile("t", reports_dir=reports_dir, only=["good"], echo=lambda *a, **k: None, root=root)[0].record.reused
+    # A failed report is never reused.
+    assert not run_profile("t", reports_dir=reports_dir, only=["bad"], echo=lambda *a, **k: None, root=root)[0].record.reused
+    assert not run_profile("t", reports_dir=reports_dir, only=["bad"], echo=lambda *a, **k: None, root=root)[0].record.reused
+
+
+def test_run_names_keep_runs_apart(tmp_path):
+    root = _project(tmp_path)
+    with pytest.raises(SrnaParameterError, match="plain folder name"):
+        run_profile("t", reports_dir=tmp_path / "r", run_name="../elsewhere", root=root)
 
 
 def test_unknown_profile_and_run_are_one_line_errors(tmp_path, capsys):
