@@ -24,6 +24,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--keep-code", action="store_true", help="show code cells in the HTML reports")
     run.add_argument("--name", default=None, help="run name: reports go to reports/<name>/ (default: the profile's name)")
     run.add_argument("--force", action="store_true", help="re-run reports whose notebook, parameters and data are unchanged")
+    run.add_argument("--backend", choices=["serial", "loky", "dask"], default=None,
+                     help="where model fits run: serially, local processes, or a Dask cluster (default: the profile's)")
+    run.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                     help="Dask scheduler address, e.g. tcp://HOST:8786 (with --backend dask; none: a local cluster)")
     predict = commands.add_parser("predict", help="annotate samples with a saved bundle (CSV out)")
     predict.add_argument("--bundle", type=Path, required=True, help="bundle folder (from srna_nb.augment.save_bundle)")
     predict.add_argument("--counts", type=Path, required=True, help="expression matrix (CSV/TSV/.gz or .h5ad), either orientation")
@@ -66,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
                 extra_parameters=arguments.params,
                 run_name=arguments.name,
                 force=arguments.force,
+                overrides={k: v for k, v in (("backend", arguments.backend), ("scheduler", arguments.scheduler)) if v is not None},
                 echo=lambda *a, **k: print(*a, **k, flush=True),
             )
             failed = [r.run.name for r in results if r.status != "ok"]

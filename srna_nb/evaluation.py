@@ -26,8 +26,10 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
 )
 from sklearn.model_selection import LeaveOneGroupOut, StratifiedGroupKFold, StratifiedKFold
+from threadpoolctl import threadpool_limits
 
 from srna_nb.errors import SrnaParameterError
+from srna_nb.parallel import run_jobs
 from srna_nb.targets import TargetData
 
 PROTOCOLS = ("stratified", "grouped", "leave_one_study_out")
@@ -208,6 +210,9 @@ def evaluate(
         Keep each fold's fitted pipeline (memory!) in ``Evaluation.fitted``.
     progress
         Show a progress bar over folds and models (notebook-aware).
+
+    Folds x models x protocols are independent jobs: they run serially unless the call sits inside
+    :func:`srna_nb.parallel.use` (local processes or a Dask cluster), with identical results.
     """
     from tqdm.auto import tqdm
 
@@ -215,17 +220,15 @@ def evaluate(
     class_position = {c: i for i, c in enumerate(classes)}
     folds = {protocol: split_indices(data, protocol, n_splits, seed) for protocol in protocols}
     jobs = [(protocol, fold, name) for protocol in folds for fold in range(len(folds[protocol])) for name in models]
+    outcomes = run_jobs(_fit_and_predict, [(clone(models[name]), data.X, data.y, *folds[protocol][fold], keep_models)
+                                           for protocol, fold, name in jobs])
     score_rows, prediction_frames, probability_blocks, fitted = [], [], [], {}
-    for protocol, fold, name in tqdm(jobs, desc=f"{data.target}", disable=not progress, leave=False):
+    bar = tqdm(zip(jobs, outcomes), total=len(jobs), desc=f"{data.target}", disable=not progress, leave=False)
+    for (protocol, fold, name), (estimator_classes, model_proba, fit_seconds, estimator) in bar:
         train, test = folds[protocol][fold]
-        estimator = clone(models[name])
-        started = time.perf_counter()
-        estimator.fit(data.X[train], data.y[train])
-        fit_seconds = time.perf_counter() - started
-        model_proba = estimator.predict_proba(data.X[test])
         probabilities = np.zeros((len(test), len(classes)))
-        probabilities[:, [class_position[c] for c in estimator.classes_]] = model_proba
-        predicted = np.asarray(estimator.classes_)[np.argmax(model_proba, axis=1)]
+        probabilities[:, [class_position[c] for c in estimator_classes]] = model_proba
+        predicted = np.asarray(estimator_classes)[np.argmax(model_proba, axis=1)]
         true = data.y[test]
         score_rows.append(
             {"model": name, "protocol": protocol, "fold": fold, "n_train": len(train), "n_test": len(test),
@@ -245,6 +248,21 @@ def evaluate(
         target=data.target, classes=classes, scores=pd.DataFrame(score_rows), predictions=predictions,
         probabilities=np.concatenate(probability_blocks), fitted=fitted,
     )
+
+
+def _fit_and_predict(estimator, X: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray, keep_model: bool):
+    """One job: fit on the training rows, predict the test rows (runs wherever :mod:`srna_nb.parallel` sends it).
+
+    BLAS runs single-threaded inside a job, as it does in joblib's and Dask's workers: results are
+    then identical wherever the job runs, and OpenBLAS' threads only slowed these small problems
+    down (logistic regression on the default atlas: several times faster with one thread).
+    """
+    with threadpool_limits(limits=1, user_api="blas"):
+        started = time.perf_counter()
+        estimator.fit(X[train], y[train])
+        fit_seconds = time.perf_counter() - started
+        proba = estimator.predict_proba(X[test])
+    return np.asarray(estimator.classes_), proba, fit_seconds, estimator if keep_model else None
 
 
 def paper_style_summary(evaluations: Iterable[Evaluation], metric: str = "accuracy") -> pd.DataFrame:

@@ -103,18 +103,24 @@ class DLClassifier(ClassifierMixin, BaseEstimator):
     def _build(self, n_features: int, n_classes: int):
         import keras
 
+        # Every random layer gets its own seed from random_state: Keras' global seed state is
+        # shared with whatever else runs in the process (a Dask worker's threads), so relying on
+        # it would make a fit depend on where it runs.
+        seeds = iter(range(self.random_state * 1000, self.random_state * 1000 + 1000))
         regularizer = keras.regularizers.L2(self.l2) if self.l2 else None
         layers = [keras.Input(shape=(n_features,))]
         if self.input_dropout:
-            layers.append(keras.layers.Dropout(self.input_dropout))
+            layers.append(keras.layers.Dropout(self.input_dropout, seed=next(seeds)))
         for units in self.hidden_layers:
-            layers.append(keras.layers.Dense(int(units), kernel_regularizer=regularizer, use_bias=not self.batch_norm))
+            layers.append(keras.layers.Dense(int(units), kernel_regularizer=regularizer, use_bias=not self.batch_norm,
+                                             kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds))))
             if self.batch_norm:
                 layers.append(keras.layers.BatchNormalization())
             layers.append(keras.layers.Activation("relu"))
             if self.dropout:
-                layers.append(keras.layers.Dropout(self.dropout))
-        layers.append(keras.layers.Dense(n_classes, activation="softmax"))
+                layers.append(keras.layers.Dropout(self.dropout, seed=next(seeds)))
+        layers.append(keras.layers.Dense(n_classes, activation="softmax",
+                                         kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds))))
         model = keras.Sequential(layers)
         model.compile(optimizer=keras.optimizers.Adam(self.learning_rate), loss="sparse_categorical_crossentropy")
         return model

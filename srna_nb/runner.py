@@ -84,7 +84,8 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return content
 
 
-def load_profile(profile: str | Path, root: Path = PROJECT_ROOT, extra_parameters: Iterable[str | Path] = ()) -> tuple[str, list[Run]]:
+def load_profile(profile: str | Path, root: Path = PROJECT_ROOT, extra_parameters: Iterable[str | Path] = (),
+                 overrides: dict[str, Any] | None = None) -> tuple[str, list[Run]]:
     """Read a profile by name (``parameters/profiles/<name>.yaml``) or path into runs.
 
     A profile given by path inside another project's ``parameters/profiles/`` uses that
@@ -119,6 +120,7 @@ def load_profile(profile: str | Path, root: Path = PROJECT_ROOT, extra_parameter
         for file in extra_parameters:
             parameters.update(read_yaml(Path(file)))
         parameters.update(entry.get("overrides") or {})
+        parameters.update(overrides or {})  # the command line has the last word
         runs.append(Run(name=name, notebook=notebook, parameters=_known_parameters(notebook, parameters, path)))
     return str(spec.get("name", path.stem)), runs
 
@@ -298,14 +300,16 @@ def run_profile(
     root: Path = PROJECT_ROOT,
     run_name: str | None = None,
     force: bool = False,
+    overrides: dict[str, Any] | None = None,
 ) -> list[RunResult]:
     """Execute every run of a profile (or those named in ``only``), then write the index pages.
 
     Reports go to ``reports_dir/<run_name>/`` (default: the profile's name). A report whose
     notebook, parameters, input files and library source are unchanged since its last successful
-    run is reused unless ``force``.
+    run is reused unless ``force``. ``overrides`` (e.g. ``backend``, ``scheduler``) go to every
+    notebook that declares them.
     """
-    profile_name, runs = load_profile(profile, root=root, extra_parameters=extra_parameters)
+    profile_name, runs = load_profile(profile, root=root, extra_parameters=extra_parameters, overrides=overrides)
     run_name = run_name or profile_name
     if not run_name or any(c in run_name for c in "/\\") or run_name.startswith("."):
         raise SrnaParameterError(f"run name {run_name!r} must be a plain folder name")

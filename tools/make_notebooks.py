@@ -70,6 +70,12 @@ estimators = {
 }
 '''
 
+PARALLEL_PARAMETERS = '''
+backend = "serial"  # where model fits run: "serial", "loky" (local processes) or "dask"
+scheduler = None  # Dask scheduler address (tcp://HOST:8786); None with "dask": a local cluster
+n_jobs = None  # workers for "loky" / a local Dask cluster (None: all cores)
+'''
+
 TARGET_PARAMETERS = '''
 target = "tissue"  # tissue, tissue_group, sex, age_group or any sample-sheet column
 min_class_size = 10  # classes with fewer labelled samples are dropped
@@ -229,12 +235,13 @@ protocols = ["stratified", "grouped"]  # also: leave_one_study_out
 n_splits = 5
 progress = True
 output_dir = None  # folder for CSV tables (set by `srna-nb run`)
-'''),
+''' + PARALLEL_PARAMETERS),
         code(LOAD_TARGET),
         code('''
-from srna_nb import evaluation
+from srna_nb import evaluation, parallel
 
-result = evaluation.evaluate(data, estimators, protocols, n_splits=n_splits, seed=seed, progress=progress)
+with parallel.use(backend, scheduler, n_jobs):  # same results on every backend
+    result = evaluation.evaluate(data, estimators, protocols, n_splits=n_splits, seed=seed, progress=progress)
 '''),
         md("## Accuracy by model and protocol (pooled over folds)"),
         code('''
@@ -400,7 +407,7 @@ n_splits = 5  # cross-fitting folds
 unseen_checks = []  # classes to leave out of training entirely, to check they come back unknown
 progress = True
 output_dir = None  # folder for the CSV table and the bundle (set by `srna-nb run`)
-'''),
+''' + PARALLEL_PARAMETERS),
         code('''
 from pathlib import Path
 
@@ -419,12 +426,15 @@ display(Markdown(overview.source_note(atlas)))
 '''),
         md("## The bundle"),
         code('''
+from srna_nb import parallel
+
 if bundle_dir is None:
-    bundle = augment.train_bundle(
-        atlas, target, model, model_params, n_splits=n_splits, confidence_threshold=confidence_threshold,
-        unknown_rate=unknown_rate, min_class_size=min_class_size, min_studies=min_studies, age_bins=age_bins,
-        where=where, min_share=min_share, seed=seed, progress=progress,
-    )
+    with parallel.use(backend, scheduler, n_jobs):  # the cross-fitting folds are independent jobs
+        bundle = augment.train_bundle(
+            atlas, target, model, model_params, n_splits=n_splits, confidence_threshold=confidence_threshold,
+            unknown_rate=unknown_rate, min_class_size=min_class_size, min_studies=min_studies, age_bins=age_bins,
+            where=where, min_share=min_share, seed=seed, progress=progress,
+        )
     if save_bundle and output_dir is not None:
         display(Markdown(f"Saved to `{augment.save_bundle(bundle, Path(output_dir) / 'bundle', overwrite=True)}`."))
 else:
@@ -484,11 +494,12 @@ else:
     display(pd.Series(measure.mislabel_detection(bundle.out_of_fold, truth, target), name="planted mislabels").round(3).to_frame())
 '''),
         code('''
-checks = [
-    measure.unseen_class_check(atlas, target, label, model=model, params=model_params, n_splits=n_splits,
-                               conflict_protocol="grouped", unknown_rate=unknown_rate, seed=seed)
-    for label in unseen_checks
-]
+with parallel.use(backend, scheduler, n_jobs):
+    checks = [
+        measure.unseen_class_check(atlas, target, label, model=model, params=model_params, n_splits=n_splits,
+                                   conflict_protocol="grouped", unknown_rate=unknown_rate, seed=seed)
+        for label in unseen_checks
+    ]
 pd.DataFrame(checks) if checks else Markdown("No unseen-class check requested (`unseen_checks`).")
 '''),
         code('''

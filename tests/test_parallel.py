@@ -1,0 +1,71 @@
+"""Folds as independent jobs: serial, local processes and a Dask cluster give identical results."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from srna_nb import evaluation, models, parallel, targets
+from srna_nb.errors import SrnaParameterError
+from srna_nb.simulate import simulate_atlas
+
+LIGHT = {"dl": {"hidden_layers": [32], "max_epochs": 8}, "rf": {"n_estimators": 20}, "linear": {}}
+
+
+@pytest.fixture(scope="module")
+def task():
+    atlas, _ = simulate_atlas(n_samples=300, seed=5, n_studies=16, tissues=["liver", "heart", "lung", "whole blood"])
+    data = targets.prepare_target(atlas, "tissue", min_studies=2, verbose=False)
+    estimators = {name: models.make_model(name, params, input_scale=atlas.value_kind, seed=0) for name, params in LIGHT.items()}
+    serial = evaluation.evaluate(data, estimators, ["stratified", "grouped"], n_splits=3, keep_models=True, progress=False)
+    return data, estimators, serial
+
+
+def _assert_identical(expected, actual):
+    timing = ["fit_seconds"]
+    assert expected.scores.drop(columns=timing).equals(actual.scores.drop(columns=timing))
+    assert expected.predictions.equals(actual.predictions)
+    assert np.array_equal(expected.probabilities, actual.probabilities)  # bit for bit
+
+
+@pytest.mark.slow
+def test_local_processes_match_serial(task):
+    data, estimators, serial = task
+    with parallel.use("loky", n_jobs=2):
+        result = evaluation.evaluate(data, estimators, ["stratified", "grouped"], n_splits=3, keep_models=True, progress=False)
+    _assert_identical(serial, result)
+    # Fitted models come back from the workers and predict as the serial ones do (the Keras network included).
+    _, test = evaluation.split_indices(data, "grouped", 3, 0)[1]
+    for name in LIGHT:
+        assert np.array_equal(serial.fitted[(name, "grouped", 1)].predict_proba(data.X[test]),
+                              result.fitted[(name, "grouped", 1)].predict_proba(data.X[test]))
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_matches_serial(task):
+    distributed = pytest.importorskip("dask.distributed")
+    data, estimators, serial = task
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        with parallel.use("dask", scheduler=cluster.scheduler_address):
+            result = evaluation.evaluate(data, estimators, ["stratified", "grouped"], n_splits=3, progress=False)
+            workers = distributed.get_client().run(lambda: 1)
+    assert len(workers) == 2  # the jobs had a two-worker cluster to run on
+    _assert_identical(serial, result)
+
+
+def test_backend_choices_are_checked():
+    with pytest.raises(SrnaParameterError, match="unknown backend 'spark'"):
+        with parallel.use("spark"):
+            pass
+    with pytest.raises(SrnaParameterError, match="only used with backend 'dask'"):
+        with parallel.use("loky", scheduler="tcp://127.0.0.1:8786"):
+            pass
+
+
+@pytest.mark.slow
+def test_unreachable_scheduler_is_a_one_line_error():
+    pytest.importorskip("dask.distributed")
+    with pytest.raises(SrnaParameterError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9") as error:
+        with parallel.use("dask", scheduler="tcp://127.0.0.1:9"):
+            pass
+    assert "\n" not in str(error.value)
