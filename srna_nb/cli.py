@@ -7,7 +7,9 @@ Errors of the user's making (files, parameters) print one line and exit with sta
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from srna_nb.errors import SrnaError
@@ -56,10 +58,20 @@ def _predict(arguments) -> int:
     return 0
 
 
+def _interrupt_on_sigterm() -> None:
+    """Treat SIGTERM like Ctrl-C, so that a terminated run cleans up its staging files."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
     try:
         if arguments.command == "run":
+            _interrupt_on_sigterm()
             from srna_nb.runner import PROJECT_ROOT, run_profile
 
             results = run_profile(
@@ -83,6 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     except SrnaError as error:
         print(f"srna-nb: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("srna-nb: interrupted; reports finished before stayed in place, the one running was discarded", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -23,6 +23,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -33,7 +35,7 @@ import yaml
 
 from srna_nb import reports
 from srna_nb.errors import SrnaParameterError
-from srna_nb.reports import RunRecord, atomic_write, temporary_beside
+from srna_nb.reports import RunRecord, atomic_write
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -248,46 +250,63 @@ def _failure_text(failure) -> str:
 
 
 def execute(run: Run, output_dir: Path, keep_code: bool = False, log_output: bool = False, fingerprint: str = "") -> RunResult:
-    """Execute one run with papermill and render its HTML; failures are captured, not raised."""
+    """Execute one run with papermill and render its HTML; failures are captured, not raised.
+
+    Everything is produced in a staging folder beside the reports and moved into place at the
+    end, so an interrupted run (Ctrl-C, SIGTERM) leaves the previous report, its tables and its
+    bundle as they were. A failed run does replace them: its executed notebook shows the error.
+    """
     import papermill
 
     output_dir.mkdir(parents=True, exist_ok=True)
-    executed = output_dir / f"{run.name}.ipynb"
-    files = output_dir / f"{run.name}_files"
-    parameters = dict(run.parameters)
-    if "output_dir" in notebook_parameters(run.notebook):
-        parameters["output_dir"] = str(files.resolve())
-    (files / reports.KEY_FIGURES_FILE).unlink(missing_ok=True)  # figures of an earlier run must not outlive it
-    started = time.perf_counter()
-    temporary = temporary_beside(executed)
-    error = ""
+    staging = Path(tempfile.mkdtemp(dir=output_dir, prefix=f".{run.name}.staging-"))
     try:
-        papermill.execute_notebook(
-            str(run.notebook), str(temporary), parameters=parameters, kernel_name="python3",
-            cwd=str(run.notebook.parent), progress_bar=False, log_output=log_output,
+        executed = staging / f"{run.name}.ipynb"
+        files = staging / f"{run.name}_files"  # same folder name as in place: relative links survive the move
+        parameters = dict(run.parameters)
+        if "output_dir" in notebook_parameters(run.notebook):
+            parameters["output_dir"] = str(files.resolve())
+        started = time.perf_counter()
+        error = ""
+        try:
+            papermill.execute_notebook(
+                str(run.notebook), str(executed), parameters=parameters, kernel_name="python3",
+                cwd=str(run.notebook.parent), progress_bar=False, log_output=log_output,
+            )
+        except papermill.PapermillExecutionError as failure:
+            error = _failure_text(failure)
+        except Exception as failure:  # noqa: BLE001 - a broken kernel must not stop the other runs
+            error = f"{type(failure).__name__}: {failure}"
+        # Keep the executed notebook in both cases: with an error it shows the failing cell.
+        if executed.exists() and executed.stat().st_size:
+            render_html(executed, staging / f"{run.name}.html", keep_code=keep_code)
+        record = RunRecord(
+            name=run.name, notebook=run.notebook.name, status="failed" if error else "ok",
+            seconds=time.perf_counter() - started, fingerprint="" if error else fingerprint, error=error,
+            simulated=run.parameters.get("data_source", "simulated") == "simulated",
+            key_figures=reports.read_key_figures(files) if not error else {},
         )
-    except papermill.PapermillExecutionError as failure:
-        error = _failure_text(failure)
-    except Exception as failure:  # noqa: BLE001 - a broken kernel must not stop the other runs
-        error = f"{type(failure).__name__}: {failure}"
-    # Keep the executed notebook in both cases: with an error it shows the failing cell.
-    if temporary.exists() and temporary.stat().st_size:
-        os.replace(temporary, executed)
-    else:
-        temporary.unlink(missing_ok=True)
-        executed = None
-    html_path = None
-    if executed is not None:
-        html_path = output_dir / f"{run.name}.html"
-        render_html(executed, html_path, keep_code=keep_code)
-    record = RunRecord(
-        name=run.name, notebook=run.notebook.name, status="failed" if error else "ok",
-        seconds=time.perf_counter() - started, fingerprint="" if error else fingerprint, error=error,
-        simulated=run.parameters.get("data_source", "simulated") == "simulated",
-        key_figures=reports.read_key_figures(files) if not error else {},
-    )
-    reports.write_record(output_dir, record)
-    return RunResult(run=run, record=record, html=html_path, executed=executed)
+        _publish(staging, output_dir, run.name)
+        reports.write_record(output_dir, record)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    html_path, executed_path = output_dir / f"{run.name}.html", output_dir / f"{run.name}.ipynb"
+    return RunResult(run=run, record=record, html=html_path if html_path.exists() else None,
+                     executed=executed_path if executed_path.exists() else None)
+
+
+def _publish(staging: Path, output_dir: Path, name: str) -> None:
+    """Move a finished run's notebook, HTML and files folder into place (old ones out first)."""
+    files = output_dir / f"{name}_files"
+    if files.exists():
+        os.replace(files, staging / "replaced_files")  # removed with the staging folder
+    if (staging / f"{name}_files").exists():
+        os.replace(staging / f"{name}_files", files)
+    for suffix in (".ipynb", ".html"):
+        if (staging / f"{name}{suffix}").exists():
+            os.replace(staging / f"{name}{suffix}", output_dir / f"{name}{suffix}")
+        else:  # nothing executed (e.g. no kernel): no stale report may stay linked
+            (output_dir / f"{name}{suffix}").unlink(missing_ok=True)
 
 
 def run_profile(

@@ -32,3 +32,25 @@ def quick_reports(tmp_path_factory):
     reports_dir = tmp_path_factory.mktemp("reports")
     results = run_profile("quick", reports_dir=reports_dir, echo=lambda *a, **k: None)
     return reports_dir, results
+
+
+def write_project(root: Path, notebooks: dict[str, str], profile: str, parameters: str = "value = 1\noutput_dir = None") -> Path:
+    """A throw-away project: notebooks (name -> code after a ``parameters`` cell) and one profile ``t``."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    (root / "notebooks").mkdir(parents=True, exist_ok=True)
+    (root / "parameters" / "profiles").mkdir(parents=True, exist_ok=True)
+    for name, body in notebooks.items():
+        cell = new_code_cell(parameters)
+        cell.metadata["tags"] = ["parameters"]
+        notebook = new_notebook(cells=[cell, new_code_cell(body)])
+        notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(notebook, root / "notebooks" / f"{name}.ipynb")
+    (root / "parameters" / "profiles" / "t.yaml").write_text(profile)
+    return root
+
+
+@pytest.fixture()
+def project_factory(tmp_path):
+    return lambda notebooks, profile: write_project(tmp_path, notebooks, profile)

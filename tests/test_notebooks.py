@@ -6,13 +6,13 @@ import json
 import re
 from pathlib import Path
 
-import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
 
 from srna_nb import cli
 from srna_nb.errors import SrnaParameterError
 from srna_nb.runner import PROJECT_ROOT, load_profile, run_profile
+
+from conftest import write_project
 
 NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("*.ipynb"))
 
@@ -65,18 +65,8 @@ def test_explore_report_shows_static_snapshots(quick_reports):
 
 def _project(tmp_path: Path) -> Path:
     """A throw-away project with one good and one failing notebook."""
-    (tmp_path / "notebooks").mkdir()
-    (tmp_path / "parameters" / "profiles").mkdir(parents=True)
-    for name, body in (("good", "print(value * 2)"), ("bad", "raise RuntimeError('planted failure')")):
-        parameters = new_code_cell("value = 1")
-        parameters.metadata["tags"] = ["parameters"]
-        notebook = new_notebook(cells=[parameters, new_code_cell(body)])
-        notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-        nbformat.write(notebook, tmp_path / "notebooks" / f"{name}.ipynb")
-    (tmp_path / "parameters" / "profiles" / "t.yaml").write_text(
-        "name: t\nruns:\n  - notebook: bad\n  - notebook: good\n    overrides: {value: 21}\n"
-    )
-    return tmp_path
+    return write_project(tmp_path, {"good": "print(value * 2)", "bad": "raise RuntimeError('planted failure')"},
+                         "name: t\nruns:\n  - notebook: bad\n  - notebook: good\n    overrides: {value: 21}\n")
 
 
 @pytest.mark.slow
@@ -85,13 +75,14 @@ def test_failed_notebook_does_not_stop_the_others(tmp_path):
     results = run_profile("t", reports_dir=root / "reports", echo=lambda *a, **k: None, root=root)
     bad, good = results
     assert bad.status == "failed" and "RuntimeError: planted failure" in bad.error
-    assert "cell 2 (`raise RuntimeError('planted failure')`)" in bad.error  # which cell failed, and its code
+    # Which cell failed (papermill's injected parameters cell counts), and its code.
+    assert "cell 3 (`raise RuntimeError('planted failure')`)" in bad.error
     assert bad.executed.exists()  # kept, showing the error
     assert good.status == "ok" and "42" in good.executed.read_text()
     index = (root / "reports" / "index.html").read_text()
-    assert "FAILED: cell 2" in index and "planted failure" in index and 'href="t/bad.ipynb"' in index
+    assert "FAILED: cell 3" in index and "planted failure" in index and 'href="t/bad.ipynb"' in index
     assert (root / "reports" / "t" / "index.html").exists()
-    assert not list((root / "reports").rglob("*.tmp.*"))  # no temporary files left behind
+    assert not list((root / "reports").rglob("*.tmp.*")) and not list((root / "reports").rglob(".*staging*"))  # nothing left behind
     assert cli.main(["run", "--profile", str(root / "parameters" / "profiles" / "t.yaml"),
                      "--reports", str(root / "reports")]) == 1  # the exit code says not everything succeeded
 
@@ -111,9 +102,8 @@ def test_unchanged_reports_are_reused_until_something_changes(tmp_path):
     # A changed input file named by a parameter invalidates the report.
     data = root / "notebooks" / "input.txt"
     data.write_text("1")
-    profile = root / "parameters" / "profiles" / "t.yaml"
-    profile.write_text(profile.read_text().replace("{value: 21}", "{value: 21, path: input.txt}"))
-    (root / "notebooks" / "good.ipynb").write_text((root / "notebooks" / "good.ipynb").read_text().replace('"value = 1"', '"value = 1\\npath = None"'))
+    profile = (root / "parameters" / "profiles" / "t.yaml").read_text().replace("{value: 21}", "{value: 21, path: input.txt}")
+    write_project(root, {"good": "print(value * 2)"}, profile, parameters="value = 1\noutput_dir = None\npath = None")
     run_profile("t", reports_dir=reports_dir, only=["good"], echo=lambda *a, **k: None, root=root)
     assert run_profile("t", reports_dir=reports_dir, only=["good"], echo=lambda *a, **k: None, root=root)[0].record.reused
     data.write_text("2")

@@ -436,7 +436,8 @@ if bundle_dir is None:
             where=where, min_share=min_share, seed=seed, progress=progress,
         )
     if save_bundle and output_dir is not None:
-        display(Markdown(f"Saved to `{augment.save_bundle(bundle, Path(output_dir) / 'bundle', overwrite=True)}`."))
+        saved = augment.save_bundle(bundle, Path(output_dir) / "bundle", overwrite=True)
+        display(Markdown(f"Saved to `{Path(output_dir).name}/{saved.name}` beside this report."))
 else:
     bundle = augment.load_bundle(bundle_dir)
 bundle.describe()
