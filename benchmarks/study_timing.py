@@ -1,12 +1,14 @@
 """Time the default study's evaluation (four targets x three models x two protocols) on 2 cores.
 
 Budget (issue 3): the whole default report under 15 minutes on a 2-core machine without GPU.
-Prints seconds per target and model and the total; the figures are measured, nothing is assumed.
+Prints seconds per target and model, the total and the peak resident memory (budget, issue 7:
+under 3 GB); the figures are measured, nothing is assumed.
 Usage: ``python benchmarks/study_timing.py [n_samples] [rf_trees]``.
 """
 
 from __future__ import annotations
 
+import resource
 import sys
 import time
 
@@ -31,6 +33,8 @@ def main(n_samples: int = 4243, rf_trees: int = 200) -> None:
         print(f"{target:13s} {time.perf_counter() - target_started:6.0f} s  (fit seconds: "
               + ", ".join(f"{m} {s:.0f}" for m, s in per_model.items()) + ")", flush=True)
     print(f"total evaluation: {time.perf_counter() - started:.0f} s for {atlas.n_samples} samples, RF {rf_trees} trees")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak resident memory: {peak:.0f} MB (budget: 3,072 MB); expression matrix {atlas.counts.nbytes / 2**20:.0f} MB float32")
     print(paper_style_summary(evaluations).round(3).to_string())
 
 
