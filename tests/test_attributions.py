@@ -95,8 +95,10 @@ def test_planted_tissue_markers_lead_each_class(fitted):
     chance = precision["expected_by_chance"].mean()
     assert precision["precision"].mean() >= 0.4, precision
     assert precision["precision"].mean() > 10 * chance
+    # Liver: its planted markers (miR-122, -192, -194, -215, -885 ...) lead. Which of these redundant
+    # markers a well-fitted MLP leans on depends on its initialization, so no single one is required.
     liver = table[table["class"] == "liver"]["feature"].head(5).tolist()
-    assert "hsa-miR-122-5p" in liver, liver
+    assert len(set(liver) & truth.class_markers("tissue", "liver")) >= 2, liver
 
 
 def test_sample_attributions_explain_the_predicted_class(fitted):
