@@ -14,6 +14,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from srna_nb.errors import SrnaParameterError
@@ -213,37 +214,50 @@ def importance_study(
     bar = tqdm(jobs, disable=not progress, desc=f"importance of {data.target}")
     parts, timings, gaps = [], [], []
     study = ImportanceStudy(data.target, pd.DataFrame(), held_out, pd.DataFrame(), pd.DataFrame())
-    for model, method in bar:
-        bar.set_postfix_str(f"{model} {method}")
-        started = time.perf_counter()
-        if method == "fit":
-            pipeline = estimators[model].fit(data.X[train], data.y[train])
-            study.fitted[model] = pipeline
-            study.inputs[model] = pipeline[:-1].transform(data.X[test]).astype(np.float32)
-            study.feature_names[model] = list(pipeline[:-1].get_feature_names_out(data.feature_names))
-            held_out[f"predicted {model}"] = pipeline[-1].predict(study.inputs[model])
-        else:
-            classifier, X, names = study.fitted[model][-1], study.inputs[model], study.feature_names[model]
-            y = data.y[test]
-            if method == "permutation":
-                table = permutation_importance(classifier, X, y, n_repeats=n_repeats, random_state=seed, feature_names=names)
-                table = table[["class", "feature", "importance", "std"]]
-            elif hasattr(classifier, "dense_layers"):
-                known = class_indices(classifier, y, allow_unknown=True) >= 0  # a class absent from training has no score
-                X, y = X[known], y[known]
-                targets = class_indices(classifier, y)
-                values = attributions(classifier, X, targets, method=method, steps=steps)
-                table = mean_by_class(values, y, names)[["class", "feature", "importance", "std"]]
-                gaps.append(_completeness(classifier, X, targets, values, method))
+    # One BLAS thread: multi-threaded float64 products may split sums differently from run to run,
+    # and the study must be repeatable to the last digit.
+    with threadpool_limits(limits=1, user_api="blas"):
+        for model, method in bar:
+            bar.set_postfix_str(f"{model} {method}")
+            started = time.perf_counter()
+            if method == "fit":
+                _fit(study, estimators[model], model, data, train, test)
             else:
-                continue
-            parts.append(table.assign(model=model, method=method))
-        timings.append({"model": model, "method": method, "seconds": time.perf_counter() - started})
+                table = _importances(study, model, method, data.y[test], n_repeats, steps, seed, gaps)
+                if table is None:
+                    continue
+                parts.append(table.assign(model=model, method=method))
+            timings.append({"model": model, "method": method, "seconds": time.perf_counter() - started})
     columns = ["model", "method", "class", "feature", "importance", "std"]
     study.importances = pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
     study.timings = pd.DataFrame(timings)
     study.completeness = pd.DataFrame(gaps)
     return study
+
+
+def _fit(study: ImportanceStudy, estimator, model: str, data: TargetData, train: np.ndarray, test: np.ndarray) -> None:
+    pipeline = estimator.fit(data.X[train], data.y[train])
+    study.fitted[model] = pipeline
+    study.inputs[model] = pipeline[:-1].transform(data.X[test]).astype(np.float32)
+    study.feature_names[model] = list(pipeline[:-1].get_feature_names_out(data.feature_names))
+    study.held_out[f"predicted {model}"] = pipeline[-1].predict(study.inputs[model])
+
+
+def _importances(study: ImportanceStudy, model: str, method: str, y: np.ndarray, n_repeats: int, steps: int, seed: int,
+                 gaps: list) -> pd.DataFrame | None:
+    """One method's per-class table for one fitted model (None: the method does not apply to it)."""
+    classifier, X, names = study.fitted[model][-1], study.inputs[model], study.feature_names[model]
+    if method == "permutation":
+        table = permutation_importance(classifier, X, y, n_repeats=n_repeats, random_state=seed, feature_names=names)
+        return table[["class", "feature", "importance", "std"]]
+    if not hasattr(classifier, "dense_layers"):
+        return None
+    known = class_indices(classifier, y, allow_unknown=True) >= 0  # a class absent from training has no score
+    X, y = X[known], y[known]
+    targets = class_indices(classifier, y)
+    values = attributions(classifier, X, targets, method=method, steps=steps)
+    gaps.append(_completeness(classifier, X, targets, values, method))
+    return mean_by_class(values, y, names)[["class", "feature", "importance", "std"]]
 
 
 def _completeness(classifier, X: np.ndarray, targets: np.ndarray, values: np.ndarray, method: str) -> dict:
