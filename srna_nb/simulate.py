@@ -175,16 +175,27 @@ def simulate_atlas(
         features, base, tissue_table, marker_log2_fold_change, random_markers_per_tissue,
         random_markers_per_group, tissue_programme_sd, rng,
     )
-    log2_mu = base[None, :] + group_effects[samples["_group_idx"]] + tissue_effects[samples["_tissue_idx"]]
-
-    log2_mu += _batch_effects(features, studies, samples, study_effect_sd, library_prep_effect_sd, rng)
-
+    per_study = _batch_effects(features, studies, samples, study_effect_sd, library_prep_effect_sd, rng)
     sex_markers, sex_term = _sex_effects(names, samples, sex_log2_fold_change, rng)
     age_markers, age_term = _age_effects(names, samples, age_log2_change_per_decade, age_bins, rng)
-    log2_mu += sex_term + age_term + _hemolysis(names, samples, rng)
-    log2_mu += rng.normal(0.0, biological_sd, size=log2_mu.shape)
+    hemolysis_term = _hemolysis(names, samples, rng)
 
-    counts = _negative_binomial_counts(log2_mu, samples["_library_size"].to_numpy(), nb_shape, rng)
+    # The samples x features matrices are built in row blocks: memory stays at about one float64
+    # matrix plus the float32 counts, whatever the atlas size. Each big random draw is made block
+    # after block in row order, which gives exactly the numbers one draw of the whole matrix gives.
+    n_samples, n_features = len(samples), len(names)
+    blocks = [slice(start, min(start + ROW_BLOCK, n_samples)) for start in range(0, n_samples, ROW_BLOCK)]
+    group_idx, tissue_idx, study_idx = (samples[c].to_numpy() for c in ("_group_idx", "_tissue_idx", "_study_idx"))
+    log2_mu = np.empty((n_samples, n_features))
+    for rows in blocks:
+        block = base[None, :] + group_effects[group_idx[rows]] + tissue_effects[tissue_idx[rows]]
+        block += per_study[study_idx[rows]]
+        block += sex_term.block(rows) + age_term.block(rows) + hemolysis_term.block(rows)
+        log2_mu[rows] = block
+    for rows in blocks:
+        log2_mu[rows] += rng.normal(0.0, biological_sd, size=(rows.stop - rows.start, n_features))
+
+    counts = _negative_binomial_counts(log2_mu, samples["_library_size"].to_numpy(), nb_shape, rng, blocks)
 
     truth_samples = samples[["tissue", "tissue_group", "sex", "age"]].copy()
     truth_samples["age_group"] = age_groups(truth_samples["age"], age_bins).to_numpy()
@@ -207,6 +218,10 @@ def simulate_atlas(
         samples=truth_samples, markers=markers, mislabels=mislabels, hidden=hidden, settings=settings
     )
     return atlas, truth
+
+
+#: Rows per block when building the samples x features matrices.
+ROW_BLOCK = 2048
 
 
 # -- checks ------------------------------------------------------------------------------------
@@ -442,6 +457,7 @@ def _tissue_effects(
 
 
 def _batch_effects(features, studies, samples, study_sd, prep_sd, rng) -> np.ndarray:
+    """Studies x features: each study's shift (its own, its library prep's, its capture of RNA classes)."""
     n_features = len(features)
     classes = pd.factorize(features["rna_class"])[0]
     study_effect = rng.normal(0.0, study_sd, (len(studies), n_features))
@@ -449,31 +465,30 @@ def _batch_effects(features, studies, samples, study_sd, prep_sd, rng) -> np.nda
     # Size selection and adapters decide how much non-miRNA material a protocol captures.
     capture = rng.normal(0.0, 1.0, (len(studies), classes.max() + 1))
     capture[:, classes[features["rna_class"].to_numpy() == "miRNA"][0]] = 0.0
-    per_study = study_effect + prep_effect[studies["library_prep_idx"].to_numpy()] + capture[:, classes]
-    return per_study[samples["_study_idx"].to_numpy()]
+    return study_effect + prep_effect[studies["library_prep_idx"].to_numpy()] + capture[:, classes]  # per study
 
 
-def _sex_effects(names, samples, fold, rng) -> tuple[pd.DataFrame, np.ndarray]:
+def _sex_effects(names, samples, fold, rng) -> tuple[pd.DataFrame, "ColumnTerm"]:
     present = [m for m in biology.X_LINKED_MIRNAS if m in names]
     folds = rng.uniform(0.5, 1.5, len(present)) * fold
     female = (samples["sex"] == "female").to_numpy()[:, None]
-    term = np.zeros((len(samples), len(names)))
-    term[:, names.get_indexer(present)] = np.where(female, folds[None, :] / 2, -folds[None, :] / 2)
+    term = ColumnTerm(len(names))
+    term.set(names.get_indexer(present), np.where(female, folds[None, :] / 2, -folds[None, :] / 2))
     markers = pd.DataFrame(
         {"target": "sex", "label": "female", "feature": present, "log2_fold_change": folds, "source": "literature"}
     )
     return markers, term
 
 
-def _age_effects(names, samples, per_decade, age_bins, rng) -> tuple[pd.DataFrame, np.ndarray]:
+def _age_effects(names, samples, per_decade, age_bins, rng) -> tuple[pd.DataFrame, "ColumnTerm"]:
     age = samples["age"].to_numpy()
-    term = np.zeros((len(samples), len(names)))
+    term = ColumnTerm(len(names))
     trend = [(m, s) for m, s in biology.AGE_TREND_MIRNAS.items() if m in names]
     slopes = np.array([s for _, s in trend]) * rng.uniform(0.6, 1.4, len(trend)) * per_decade
-    term[:, names.get_indexer([m for m, _ in trend])] = ((age[:, None] - 45.0) / 10.0) * slopes[None, :]
+    term.set(names.get_indexer([m for m, _ in trend]), ((age[:, None] - 45.0) / 10.0) * slopes[None, :])
     developmental = [m for m in biology.DEVELOPMENTAL_MIRNAS if m in names]
     child_fold = rng.uniform(1.5, 3.0, len(developmental))
-    term[:, names.get_indexer(developmental)] = np.exp(-age / 8.0)[:, None] * child_fold[None, :]
+    term.set(names.get_indexer(developmental), np.exp(-age / 8.0)[:, None] * child_fold[None, :])
     groups = age_groups(pd.Series([0.0, 70.0]), age_bins)
     markers = pd.DataFrame(
         {
@@ -487,24 +502,54 @@ def _age_effects(names, samples, per_decade, age_bins, rng) -> tuple[pd.DataFram
     return markers, term
 
 
-def _hemolysis(names, samples, rng) -> np.ndarray:
+def _hemolysis(names, samples, rng) -> "ColumnTerm":
     """Red-cell miRNAs leak into plasma and serum in proportion to hemolysis."""
-    term = np.zeros((len(samples), len(names)))
+    term = ColumnTerm(len(names))
     cell_free = samples["tissue"].isin(["plasma", "serum"]).to_numpy()
     level = rng.beta(1.2, 4.0, len(samples)) * 3.0 * cell_free
     present = [m for m in biology.HEMOLYSIS_MIRNAS if m in names]
-    term[:, names.get_indexer(present)] = level[:, None]
+    term.set(names.get_indexer(present), np.repeat(level[:, None], len(present), axis=1))
     return term
 
 
-def _negative_binomial_counts(log2_mu, library_sizes, shape, rng) -> np.ndarray:
-    log2_mu = log2_mu - log2_mu.max(axis=1, keepdims=True)
-    share = np.exp2(log2_mu)
-    share /= share.sum(axis=1, keepdims=True)
-    mean = share * library_sizes[:, None]
-    # Gamma-Poisson mixture = negative binomial with variance mean + mean^2 / shape.
-    rate = mean * rng.gamma(shape, 1.0 / shape, size=mean.shape)
-    return rng.poisson(rate).astype(np.float32)
+def _negative_binomial_counts(log2_mu, library_sizes, shape, rng, blocks) -> np.ndarray:
+    """Counts from log-means (``log2_mu`` is overwritten with the means, block by block)."""
+    for rows in blocks:
+        block = log2_mu[rows]
+        block -= block.max(axis=1, keepdims=True)
+        np.exp2(block, out=block)
+        block /= block.sum(axis=1, keepdims=True)
+        block *= library_sizes[rows, None]
+    # Gamma-Poisson mixture = negative binomial with variance mean + mean^2 / shape. All gamma
+    # draws precede all Poisson draws, as in one whole-matrix draw of each.
+    for rows in blocks:
+        log2_mu[rows] *= rng.gamma(shape, 1.0 / shape, size=log2_mu[rows].shape)
+    counts = np.empty(log2_mu.shape, dtype=np.float32)
+    for rows in blocks:
+        counts[rows] = rng.poisson(log2_mu[rows])
+    return counts
+
+
+class ColumnTerm:
+    """A samples x features term that is zero outside a few columns, stored as those columns only."""
+
+    def __init__(self, n_features: int):
+        self.n_features = n_features
+        self.columns: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def set(self, positions: np.ndarray, values: np.ndarray) -> None:
+        """Like ``term[:, positions] = values`` on the full matrix (later calls overwrite earlier ones)."""
+        self.columns.append((np.asarray(positions), np.asarray(values, dtype=np.float64)))
+
+    def block(self, rows: slice) -> np.ndarray:
+        """The full term's rows ``rows``."""
+        out = None
+        for positions, values in self.columns:
+            part = values[rows]
+            if out is None:
+                out = np.zeros((part.shape[0], self.n_features))
+            out[:, positions] = part
+        return out if out is not None else np.zeros((rows.stop - rows.start, self.n_features))
 
 
 # -- metadata as it really comes -----------------------------------------------------------

@@ -137,3 +137,14 @@ def test_subset_of_tissues_and_small_sizes():
 def test_bad_simulator_settings_are_refused(arguments, message):
     with pytest.raises(SrnaParameterError, match=message):
         simulate_atlas(**{"n_samples": 200, **arguments})
+
+
+def test_blocked_generation_gives_the_numbers_of_one_whole_matrix(monkeypatch):
+    """The matrix is built in row blocks to bound memory; block size must not change a single count."""
+    from srna_nb import simulate
+
+    whole, _ = simulate.simulate_atlas(n_samples=300, seed=11, n_features=250)
+    monkeypatch.setattr(simulate, "ROW_BLOCK", 7)
+    blocked, _ = simulate.simulate_atlas(n_samples=300, seed=11, n_features=250)
+    assert np.array_equal(whole.counts, blocked.counts)
+    assert whole.samples.equals(blocked.samples)
