@@ -17,6 +17,10 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from srna_nb.errors import SrnaParameterError
 
 
+#: Rows per block where a float64 intermediate would otherwise span the whole matrix.
+ROW_BLOCK = 4096
+
+
 class LibrarySizeNormalizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Scale each sample to reads per million (RPM).
 
@@ -37,7 +41,13 @@ class LibrarySizeNormalizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
         X = validate_data(self, X, dtype=np.float32, reset=False)
         totals = X.sum(axis=1, keepdims=True, dtype=np.float64)
         totals[totals == 0] = 1.0  # an empty library stays all zeros instead of dividing by zero
-        return (X * (self.scale / totals)).astype(np.float32)
+        factors = self.scale / totals
+        # Row blocks: the float64 product exists for one block at a time, not for the whole matrix.
+        out = np.empty(X.shape, dtype=np.float32)
+        for start in range(0, X.shape[0], ROW_BLOCK):
+            rows = slice(start, start + ROW_BLOCK)
+            out[rows] = X[rows] * factors[rows]
+        return out
 
 
 class Log2p(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -53,7 +63,8 @@ class Log2p(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     def transform(self, X):
         check_is_fitted(self, "n_features_in_")
         X = validate_data(self, X, dtype=np.float32, reset=False)
-        return np.log2(X + np.float32(self.pseudocount))
+        out = X + np.float32(self.pseudocount)
+        return np.log2(out, out=out)  # in place: one new matrix, not two
 
 
 class DetectionFilter(TransformerMixin, BaseEstimator):
