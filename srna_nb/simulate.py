@@ -543,13 +543,10 @@ class ColumnTerm:
 
     def block(self, rows: slice) -> np.ndarray:
         """The full term's rows ``rows``."""
-        out = None
+        out = np.zeros((rows.stop - rows.start, self.n_features))  # blocks are bounded slices
         for positions, values in self.columns:
-            part = values[rows]
-            if out is None:
-                out = np.zeros((part.shape[0], self.n_features))
-            out[:, positions] = part
-        return out if out is not None else np.zeros((rows.stop - rows.start, self.n_features))
+            out[:, positions] = values[rows]
+        return out
 
 
 # -- metadata as it really comes -----------------------------------------------------------

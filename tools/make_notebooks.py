@@ -49,17 +49,20 @@ samples_path = None
 loader_options = {}
 '''
 
+# Every notebook loads its data the same way (cells import datasets, overview, Markdown, display first).
+LOAD_DATA = '''atlas, truth = datasets.load_dataset(
+    data_source, n_samples=n_samples, seed=seed, path=data_path,
+    counts_path=counts_path, samples_path=samples_path, **loader_options,
+)
+display(Markdown(overview.source_note(atlas)))
+'''
+
 LOAD_TARGET = '''
 from IPython.display import Markdown, display
 
 from srna_nb import datasets, models as srna_models, overview, plots, targets
 
-atlas, truth = datasets.load_dataset(
-    data_source, n_samples=n_samples, seed=seed, path=data_path,
-    counts_path=counts_path, samples_path=samples_path, **loader_options,
-)
-display(Markdown(overview.source_note(atlas)))
-data = targets.prepare_target(
+''' + LOAD_DATA + '''data = targets.prepare_target(
     atlas, target, min_class_size=min_class_size, min_studies=min_studies, age_bins=age_bins, where=where,
 )
 display(Markdown(f"## Target `{target}`: {len(data.y)} samples, {len(data.classes)} classes"))
@@ -117,12 +120,7 @@ from IPython.display import Markdown, display
 
 from srna_nb import augment, datasets, explain, models as srna_models, overview, targets, widgets
 
-atlas, truth = datasets.load_dataset(
-    data_source, n_samples=n_samples, seed=seed, path=data_path,
-    counts_path=counts_path, samples_path=samples_path, **loader_options,
-)
-display(Markdown(overview.source_note(atlas)))
-'''),
+''' + LOAD_DATA),
         md("## Metrics and confusion matrix: choose target, model and protocol"),
         code('''
 target_options = dict(min_class_size=min_class_size, min_studies=min_studies, age_bins=age_bins, where=where)
@@ -168,12 +166,7 @@ from IPython.display import Markdown, display
 
 from srna_nb import datasets, overview, plots
 
-atlas, truth = datasets.load_dataset(
-    data_source, n_samples=n_samples, seed=seed, path=data_path,
-    counts_path=counts_path, samples_path=samples_path, **loader_options,
-)
-display(Markdown(overview.source_note(atlas)))
-overview.atlas_summary(atlas)
+''' + LOAD_DATA + '''overview.atlas_summary(atlas)
 '''),
         md("## Samples per class and study"),
         code('''
@@ -418,12 +411,7 @@ import pandas as pd
 from srna_nb import augment, datasets, overview, plots
 from srna_nb.augment import measure
 
-atlas, truth = datasets.load_dataset(
-    data_source, n_samples=n_samples, seed=seed, path=data_path,
-    counts_path=counts_path, samples_path=samples_path, **loader_options,
-)
-display(Markdown(overview.source_note(atlas)))
-'''),
+''' + LOAD_DATA),
         md("## The bundle"),
         code('''
 from srna_nb import parallel
