@@ -220,7 +220,9 @@ def evaluate(
     class_position = {c: i for i, c in enumerate(classes)}
     folds = {protocol: split_indices(data, protocol, n_splits, seed) for protocol in protocols}
     jobs = [(protocol, fold, name) for protocol in folds for fold in range(len(folds[protocol])) for name in models]
-    outcomes = run_jobs(_fit_and_predict, [(clone(models[name]), data.X, data.y, *folds[protocol][fold], keep_models)
+    # Each job clones its model itself: a clone made here would stay referenced by the job list and,
+    # fitted in place by a serial run, keep every fold's fitted model (RF forests!) alive until the end.
+    outcomes = run_jobs(_fit_and_predict, [(models[name], data.X, data.y, *folds[protocol][fold], keep_models)
                                            for protocol, fold, name in jobs])
     score_rows, prediction_frames, probability_blocks, fitted = [], [], [], {}
     bar = tqdm(zip(jobs, outcomes), total=len(jobs), desc=f"{data.target}", disable=not progress, leave=False)
@@ -250,13 +252,15 @@ def evaluate(
     )
 
 
-def _fit_and_predict(estimator, X: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray, keep_model: bool):
-    """One job: fit on the training rows, predict the test rows (runs wherever :mod:`srna_nb.parallel` sends it).
+def _fit_and_predict(model, X: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray, keep_model: bool):
+    """One job: fit a clone of ``model`` on the training rows, predict the test rows (runs wherever
+    :mod:`srna_nb.parallel` sends it).
 
     BLAS runs single-threaded inside a job, as it does in joblib's and Dask's workers: results are
     then identical wherever the job runs, and OpenBLAS' threads only slowed these small problems
     down (logistic regression on the default atlas: several times faster with one thread).
     """
+    estimator = clone(model)
     with threadpool_limits(limits=1, user_api="blas"):
         started = time.perf_counter()
         estimator.fit(X[train], y[train])

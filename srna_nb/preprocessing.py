@@ -130,5 +130,7 @@ def make_preprocessor(input_scale: str = "counts", min_share: float = 0.01, stan
         steps.append(("log2", Log2p()))
     steps.append(("detected", DetectionFilter(min_share=min_share)))
     if standardize:
-        steps.append(("scale", StandardScaler()))
+        # In place: its input is always the detection filter's output, a fresh array, so a copy
+        # would only add one more matrix to the peak.
+        steps.append(("scale", StandardScaler(copy=False)))
     return Pipeline(steps)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import pickle
+import weakref
 
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.model_selection import cross_val_score
 from sklearn.preprocessing import StandardScaler
 
@@ -133,6 +135,33 @@ def test_same_seed_same_metrics(tissue_data, light_result):
     pd.testing.assert_frame_equal(again.predictions, light_result.predictions)
 
 
+class _CountingClassifier(ClassifierMixin, BaseEstimator):
+    """Records, at each fit, how many earlier fitted instances are still alive."""
+
+    fitted: list = []
+    alive_at_fit: list = []
+
+    def fit(self, X, y):
+        gc.collect()
+        type(self).alive_at_fit.append(sum(ref() is not None for ref in type(self).fitted))
+        type(self).fitted.append(weakref.ref(self))
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict_proba(self, X):
+        return np.full((len(X), len(self.classes_)), 1 / len(self.classes_))
+
+
+def test_a_serial_evaluation_frees_each_fitted_model(tissue_data):
+    """Fitted models (RF forests are hundreds of MB on big atlases) must not pile up over folds."""
+    _CountingClassifier.fitted, _CountingClassifier.alive_at_fit = [], []
+    evaluate(tissue_data, {"a": _CountingClassifier(), "b": _CountingClassifier()}, ["grouped"], n_splits=3, progress=False)
+    assert len(_CountingClassifier.alive_at_fit) == 6
+    assert max(_CountingClassifier.alive_at_fit) == 0
+    kept = evaluate(tissue_data, {"a": _CountingClassifier()}, ["grouped"], n_splits=3, keep_models=True, progress=False)
+    assert len(kept.fitted) == 3 and all(isinstance(model, _CountingClassifier) for model in kept.fitted.values())
+
+
 # -- estimators ---------------------------------------------------------------------------------
 def test_dl_classifier_is_a_scikit_learn_estimator(tissue_data):
     model = DLClassifier(hidden_layers=(16,), max_epochs=5, random_state=1)
@@ -161,6 +190,14 @@ def test_preprocessing_steps():
     assert list(detected.support_) == [True, True, False, False]
     assert [name for name, _ in make_preprocessor("log2_rpm").steps] == ["detected", "scale"]
     assert [name for name, _ in make_preprocessor("rpm").steps] == ["log2", "detected", "scale"]
+    # The scaler standardizes in place (memory); the caller's matrix must never change.
+    for input_scale in ("counts", "rpm", "log2_rpm"):
+        values = np.abs(np.random.default_rng(1).normal(size=(20, 4))).astype(np.float32)
+        before = values.copy()
+        preprocessor = make_preprocessor(input_scale, min_share=0.0).fit(values)
+        preprocessor.transform(values)
+        preprocessor.fit_transform(values)
+        np.testing.assert_array_equal(values, before)
 
 
 # -- clear errors ---------------------------------------------------------------------------------
