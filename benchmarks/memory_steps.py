@@ -14,57 +14,22 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 import time
 from contextlib import contextmanager
 
 BASE_SAMPLES, BASE_STUDIES = 4243, 152
-PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def resident_bytes() -> int:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * PAGE
-
-
-class PeakSampler:
-    """Samples resident memory every few milliseconds in a background thread."""
-
-    def __init__(self, interval: float = 0.002):
-        self.interval = interval
-        self.peak = resident_bytes()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, resident_bytes())
-            time.sleep(self.interval)
-
-    def reset(self) -> int:
-        self.peak = current = resident_bytes()
-        return current
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
-def main(factor: float) -> None:
+def walk_one_fold(sampler, factor: float):
+    """Run the steps of one grouped fold; returns (step, MB before, peak MB, seconds) rows and the target data."""
     import gc
 
-    import numpy as np
-
-    import srna_nb  # noqa: F401  (sets the Keras backend)
     from srna_nb.evaluation import _fit_and_predict, split_indices
     from srna_nb.models import make_model
     from srna_nb.simulate import simulate_atlas
     from srna_nb.targets import prepare_target
 
-    sampler = PeakSampler()
     rows = []
-    matrix_bytes = [0]
 
     @contextmanager
     def step(name: str):
@@ -75,13 +40,12 @@ def main(factor: float) -> None:
         seconds = time.perf_counter() - started
         time.sleep(0.01)
         rows.append((name, before, sampler.peak, seconds))
-        print(f"  {name}: peak {sampler.peak / 2**20:,.0f} MB ({(sampler.peak - before) / max(matrix_bytes[0], 1):.1f} copies above start), {seconds:.1f} s", flush=True)
+        print(f"  {name}: peak {sampler.peak / 2**20:,.0f} MB, {seconds:.1f} s", flush=True)
 
     with step("simulate atlas"):
         atlas, _ = simulate_atlas(n_samples=int(BASE_SAMPLES * factor), n_studies=int(BASE_STUDIES * factor), seed=0)
     with step("target rows (prepare_target)"):
         data = prepare_target(atlas, "tissue", min_studies=2, verbose=False)
-    matrix_bytes[0] = data.X.nbytes
     trees = int(os.environ.get("SRNA_RF_TREES", 200))
     train, test = split_indices(data, "grouped", n_splits=5, seed=0)[0]
     dl, rf = make_model("dl", seed=0), make_model("rf", {"n_estimators": trees}, seed=0)
@@ -103,15 +67,23 @@ def main(factor: float) -> None:
         with step(f"evaluation job, {name} (fit + predict)"):
             _fit_and_predict(model, data.X, data.y, train, test, False)
         del model
-    sampler.stop()
+    return rows, data
 
+
+def main(factor: float) -> None:
+    import srna_nb  # noqa: F401  (sets the Keras backend)
+    from srna_nb.resources import PeakMemory
+
+    with PeakMemory(interval=0.002) as sampler:
+        rows, data = walk_one_fold(sampler, factor)
+    matrix_bytes = data.X.nbytes
     print(f"\n{factor:g}x: {len(data.y):,} samples x {data.X.shape[1]:,} features; "
-          f"expression matrix {matrix_bytes[0] / 2**20:,.0f} MB (float32)")
+          f"expression matrix {matrix_bytes / 2**20:,.0f} MB (float32)")
     print(f"{'step':<40} {'before MB':>10} {'peak MB':>10} {'seconds':>8} {'copies above before':>20}")
     for name, before, peak, seconds in rows:
-        print(f"{name:<40} {before / 2**20:>10,.0f} {peak / 2**20:>10,.0f} {seconds:>8.1f} {(peak - before) / matrix_bytes[0]:>20.1f}")
+        print(f"{name:<40} {before / 2**20:>10,.0f} {peak / 2**20:>10,.0f} {seconds:>8.1f} {(peak - before) / matrix_bytes:>20.1f}")
     print(f"process peak: {max(peak for _, _, peak, _ in rows) / 2**20:,.0f} MB "
-          f"= {max(peak for _, _, peak, _ in rows) / matrix_bytes[0]:.1f} matrices")
+          f"= {max(peak for _, _, peak, _ in rows) / matrix_bytes:.1f} matrices")
 
 
 if __name__ == "__main__":

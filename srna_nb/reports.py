@@ -36,6 +36,7 @@ class RunRecord:
     status: str  # "ok" or "failed"
     seconds: float
     fingerprint: str = ""
+    peak_memory_mb: float = 0.0  # the kernel's (and its workers') peak resident memory; 0 = not measured
     error: str = ""
     simulated: bool = True
     reused: bool = False  # skipped because nothing changed since the recorded run
@@ -153,8 +154,14 @@ def _report_rows(records: list[RunRecord], link_prefix: str) -> str:
             link += f' (<a href="{html.escape(link_prefix + record.name)}.ipynb">executed notebook</a>)'
         figures = "<br>".join(f"{html.escape(k)}: {html.escape(_format_value(v))}" for k, v in record.key_figures.items())
         rows.append(f"<tr><td>{link}</td><td>{html.escape(record.notebook)}</td><td>{status}</td>"
-                    f"<td>{record.seconds:.0f} s</td><td class=\"figures\">{figures}</td></tr>")
+                    f"<td>{record.seconds:.0f} s{_memory_text(record)}</td><td class=\"figures\">{figures}</td></tr>")
     return "".join(rows)
+
+
+def _memory_text(record: RunRecord) -> str:
+    if not record.peak_memory_mb:
+        return ""
+    return f"<br>peak {record.peak_memory_mb / 1024:.1f} GB" if record.peak_memory_mb >= 1024 else f"<br>peak {record.peak_memory_mb:.0f} MB"
 
 
 def run_page(run_name: str, records: list[RunRecord], summary=None, link_prefix: str = "", others: str = "") -> str:
@@ -175,7 +182,7 @@ def run_page(run_name: str, records: list[RunRecord], summary=None, link_prefix:
 {note}
 {summary_html}
 <h2>Reports</h2>
-<table id="reports"><thead><tr><th>report</th><th>notebook</th><th>status</th><th>time</th><th>key figures</th></tr></thead><tbody>
+<table id="reports"><thead><tr><th>report</th><th>notebook</th><th>status</th><th>time, memory</th><th>key figures</th></tr></thead><tbody>
 {_report_rows(records, link_prefix)}
 </tbody></table>
 {others}

@@ -36,6 +36,7 @@ import yaml
 from srna_nb import reports
 from srna_nb.errors import SrnaParameterError
 from srna_nb.reports import RunRecord, atomic_write
+from srna_nb.resources import PeakMemory
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -269,10 +270,11 @@ def execute(run: Run, output_dir: Path, keep_code: bool = False, log_output: boo
         started = time.perf_counter()
         error = ""
         try:
-            papermill.execute_notebook(
-                str(run.notebook), str(executed), parameters=parameters, kernel_name="python3",
-                cwd=str(run.notebook.parent), progress_bar=False, log_output=log_output,
-            )
+            with PeakMemory(children=True, interval=0.2) as memory:
+                papermill.execute_notebook(
+                    str(run.notebook), str(executed), parameters=parameters, kernel_name="python3",
+                    cwd=str(run.notebook.parent), progress_bar=False, log_output=log_output,
+                )
         except papermill.PapermillExecutionError as failure:
             error = _failure_text(failure)
         except Exception as failure:  # noqa: BLE001 - a broken kernel must not stop the other runs
@@ -283,6 +285,7 @@ def execute(run: Run, output_dir: Path, keep_code: bool = False, log_output: boo
         record = RunRecord(
             name=run.name, notebook=run.notebook.name, status="failed" if error else "ok",
             seconds=time.perf_counter() - started, fingerprint="" if error else fingerprint, error=error,
+            peak_memory_mb=memory.peak / 2**20,
             simulated=run.parameters.get("data_source", "simulated") == "simulated",
             key_figures=reports.read_key_figures(files) if not error else {},
         )
@@ -352,7 +355,8 @@ def run_profile(
             echo(f"unchanged, reused (--force to redo); {len(runs) - position} left, {time.perf_counter() - started:.0f} s elapsed")
         else:
             result = execute(run, run_dir, keep_code=keep_code, fingerprint=fingerprint)
-            echo(f"{result.status} in {result.seconds:.0f} s" + (f": {result.error}" if result.error else "")
+            echo(f"{result.status} in {result.seconds:.0f} s, peak {result.record.peak_memory_mb:,.0f} MB"
+                 + (f": {result.error}" if result.error else "")
                  + f"; {len(runs) - position} left, {time.perf_counter() - started:.0f} s elapsed")
         results.append(result)
     # The index lists every report of the profile: those run now, and earlier records of the others.

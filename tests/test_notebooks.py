@@ -52,6 +52,9 @@ def test_quick_profile_executes_every_notebook(quick_reports):
     assert any(k.startswith("planted-marker precision") for k in records["03_feature_importance_tissue"].key_figures)
     assert "planted mislabels: precision / recall" in records["04_augment_tissue"].key_figures
     assert "planted mislabels: precision / recall" in index
+    # Each kernel's peak memory is measured and shown (the quick study is small: far under 3 GB).
+    assert all(100 < r.record.peak_memory_mb < 3072 for r in results), {r.run.name: r.record.peak_memory_mb for r in results}
+    assert index.count("<br>peak ") >= len(results)
 
 
 @pytest.mark.slow
