@@ -166,6 +166,25 @@ REPORT_TEMPLATE = Path(__file__).resolve().parent / "templates"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
+@lru_cache(maxsize=1)
+def _kernel_manager_class():
+    """jupyter_client's kernel manager, asking for CurveZMQ-encrypted kernel sockets when the kernel supports them.
+
+    ipykernel >= 7.3 warns on every start of a kernel bound to TCP without encryption; the
+    kernel only talks to this process, so encrypting (where libzmq can) is the clean answer.
+    """
+    import zmq
+    from jupyter_client import AsyncKernelManager
+    from traitlets import default
+
+    class LocalKernelManager(AsyncKernelManager):
+        @default("transport_encryption")
+        def _default_transport_encryption(self) -> str:
+            return "auto" if zmq.has("curve") else "disabled"
+
+    return LocalKernelManager
+
+
 def render_html(executed: Path, destination: Path, keep_code: bool = False) -> None:
     """Render an executed notebook to static, offline HTML (code hidden unless ``keep_code``).
 
@@ -274,6 +293,7 @@ def execute(run: Run, output_dir: Path, keep_code: bool = False, log_output: boo
                 papermill.execute_notebook(
                     str(run.notebook), str(executed), parameters=parameters, kernel_name="python3",
                     cwd=str(run.notebook.parent), progress_bar=False, log_output=log_output,
+                    kernel_manager_class=_kernel_manager_class(),
                 )
         except papermill.PapermillExecutionError as failure:
             error = _failure_text(failure)

@@ -116,6 +116,14 @@ def test_unchanged_reports_are_reused_until_something_changes(tmp_path):
     assert not run_profile("t", reports_dir=reports_dir, only=["bad"], echo=lambda *a, **k: None, root=root)[0].record.reused
 
 
+def test_kernel_start_is_quiet(tmp_path, capfd):
+    """The kernel's stderr reaches the user's terminal: ipykernel's unencrypted-TCP warning must not."""
+    root = _project(tmp_path)
+    result, = run_profile("t", reports_dir=root / "reports", only=["good"], echo=lambda *a, **k: None, root=root)
+    assert result.status == "ok" and result.record.peak_memory_mb > 0
+    assert "without encryption" not in capfd.readouterr().err
+
+
 def test_run_names_keep_runs_apart(tmp_path):
     root = _project(tmp_path)
     with pytest.raises(SrnaParameterError, match="plain folder name"):
