@@ -53,6 +53,10 @@ class DLClassifier(ClassifierMixin, BaseEstimator):
         the best weights are kept.
     validation_share
         Share of the training samples held back (stratified) for early stopping.
+    refit
+        After early stopping has picked the number of epochs on the inner split, train a fresh
+        network on all training samples for that many epochs (the held-back samples then count
+        too). Off by default; measured in ``docs/design.md``.
     class_weight
         ``"balanced"`` (weights inverse to class frequency) or None.
     random_state
@@ -68,6 +72,8 @@ class DLClassifier(ClassifierMixin, BaseEstimator):
         The trained network.
     n_epochs_ : int
         Epochs trained before early stopping.
+    best_epochs_ : int
+        Epochs of the kept weights (with ``refit``: of the final network).
     """
 
     def __init__(
@@ -82,6 +88,7 @@ class DLClassifier(ClassifierMixin, BaseEstimator):
         max_epochs: int = 150,
         patience: int = 10,
         validation_share: float = 0.1,
+        refit: bool = False,
         class_weight: str | None = "balanced",
         random_state: int = 0,
         verbose: int = 0,
@@ -96,6 +103,7 @@ class DLClassifier(ClassifierMixin, BaseEstimator):
         self.max_epochs = max_epochs
         self.patience = patience
         self.validation_share = validation_share
+        self.refit = refit
         self.class_weight = class_weight
         self.random_state = random_state
         self.verbose = verbose
@@ -132,27 +140,36 @@ class DLClassifier(ClassifierMixin, BaseEstimator):
         self.classes_, encoded = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
             raise SrnaParameterError(f"DLClassifier needs at least two classes, got {len(self.classes_)}")
-        keras.utils.set_random_seed(self.random_state)
         train, validation = _validation_split(encoded, self.validation_share, self.random_state)
-        weights = None
-        if self.class_weight == "balanced":
-            present = np.unique(encoded[train])
-            balanced = compute_class_weight("balanced", classes=present, y=encoded[train])
-            weights = {int(c): float(w) for c, w in zip(present, balanced)}
-        elif self.class_weight is not None:
+        if self.class_weight not in ("balanced", None):
             raise SrnaParameterError(f"class_weight must be 'balanced' or None, got {self.class_weight!r}")
-        self.model_ = self._build(X.shape[1], len(self.classes_))
-        callbacks = []
+        stopping = None
         validation_data = None
         if len(validation):
             validation_data = (X[validation], encoded[validation])
-            callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=self.patience, restore_best_weights=True))
-        history = self.model_.fit(
-            X[train], encoded[train], validation_data=validation_data, epochs=self.max_epochs,
-            batch_size=self.batch_size, class_weight=weights, callbacks=callbacks, verbose=self.verbose, shuffle=True,
-        )
+            stopping = keras.callbacks.EarlyStopping(monitor="val_loss", patience=self.patience, restore_best_weights=True)
+        history = self._train(X[train], encoded[train], self.max_epochs, validation_data, [stopping] if stopping else [])
         self.n_epochs_ = len(history.epoch)
+        self.best_epochs_ = stopping.best_epoch + 1 if stopping is not None else self.n_epochs_
+        if self.refit and len(validation):
+            self._train(X, encoded, self.best_epochs_, None, [])
         return self
+
+    def _train(self, X: np.ndarray, encoded: np.ndarray, epochs: int, validation_data, callbacks):
+        """A fresh, seeded network trained on these rows (class weights from these rows)."""
+        import keras
+
+        weights = None
+        if self.class_weight == "balanced":
+            present = np.unique(encoded)
+            balanced = compute_class_weight("balanced", classes=present, y=encoded)
+            weights = {int(c): float(w) for c, w in zip(present, balanced)}
+        keras.utils.set_random_seed(self.random_state)
+        self.model_ = self._build(X.shape[1], len(self.classes_))
+        return self.model_.fit(
+            X, encoded, validation_data=validation_data, epochs=epochs, batch_size=self.batch_size,
+            class_weight=weights, callbacks=callbacks, verbose=self.verbose, shuffle=True,
+        )
 
     def predict_proba(self, X) -> np.ndarray:
         check_is_fitted(self, "model_")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import math
 import pickle
 import weakref
 
@@ -16,7 +17,7 @@ from sklearn.preprocessing import StandardScaler
 from srna_nb.atlas import Atlas
 from srna_nb.errors import SrnaParameterError
 from srna_nb.evaluation import evaluate, paper_style_summary, split_indices
-from srna_nb.models import DLClassifier, make_model
+from srna_nb.models import DLClassifier, _validation_split, make_model
 from srna_nb.preprocessing import DetectionFilter, LibrarySizeNormalizer, Log2p, make_preprocessor
 from srna_nb.simulate import simulate_atlas
 from srna_nb.targets import prepare_target
@@ -178,6 +179,21 @@ def test_dl_classifier_is_a_scikit_learn_estimator(tissue_data):
     # Pickles (for joblib workers) and predicts the same after the round trip.
     copy = pickle.loads(pickle.dumps(pipeline))
     np.testing.assert_allclose(copy.predict_proba(tissue_data.X[:7]), proba, rtol=1e-5, atol=1e-6)
+
+
+def test_dl_refit_trains_a_fresh_network_on_all_rows_for_the_chosen_epochs(tissue_data):
+    X = make_preprocessor().fit_transform(tissue_data.X)
+    y = tissue_data.y
+    settings = {"hidden_layers": (16,), "max_epochs": 40, "patience": 3, "batch_size": 32, "random_state": 2}
+    plain = DLClassifier(**settings).fit(X, y)
+    refit = DLClassifier(**settings, refit=True).fit(X, y)
+    n_validation = len(y) - len(_validation_split(np.unique(y, return_inverse=True)[1], 0.1, 2)[0])
+    assert 1 <= plain.best_epochs_ <= plain.n_epochs_ <= 40 and refit.best_epochs_ == plain.best_epochs_
+    # Optimizer steps tell how many rows and epochs each final network was trained on.
+    assert int(plain.model_.optimizer.iterations) == plain.n_epochs_ * math.ceil((len(y) - n_validation) / 32)
+    assert int(refit.model_.optimizer.iterations) == refit.best_epochs_ * math.ceil(len(y) / 32)
+    assert not np.array_equal(refit.predict_proba(X), plain.predict_proba(X))
+    np.testing.assert_array_equal(DLClassifier(**settings, refit=True).fit(X, y).predict_proba(X), refit.predict_proba(X))
 
 
 def test_preprocessing_steps():
