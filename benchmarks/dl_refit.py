@@ -15,7 +15,10 @@ import sys
 import time
 from pathlib import Path
 
-REAL_ATLAS = Path(__file__).resolve().parents[2] / "shared" / "data" / "microrna_atlas"
+ROOT = Path(__file__).resolve().parents[1]
+REAL_ATLAS = ROOT.parent / "shared" / "data" / "microrna_atlas"
+#: The real profile's organ evaluation: its target and class filters are read from here.
+ORGAN_PARAMETERS = ROOT / "parameters" / "microrna_atlas_organ.yaml"
 
 
 def compare(data, protocol: str, n_splits: int, seeds: range) -> None:
@@ -39,6 +42,7 @@ def compare(data, protocol: str, n_splits: int, seeds: range) -> None:
 def main(n_seeds: int = 3) -> None:
     import srna_nb  # noqa: F401  (sets the Keras backend)
     from srna_nb.datasets import load_microrna_atlas
+    from srna_nb.runner import read_yaml
     from srna_nb.simulate import simulate_atlas
     from srna_nb.targets import prepare_target
 
@@ -48,8 +52,10 @@ def main(n_seeds: int = 3) -> None:
     compare(prepare_target(atlas, "tissue", min_studies=2, verbose=False), "grouped", 5, seeds)
     if REAL_ATLAS.exists():
         real = load_microrna_atlas(REAL_ATLAS, verbose=False)
-        data = prepare_target(real, "organ", min_class_size=3, min_studies=2, where={"sample_category": ["tissue"]}, verbose=False)
-        print(f"Real microRNAome atlas, organ ({len(data.y)} tissue samples), leave-one-study-out:")
+        organ = read_yaml(ORGAN_PARAMETERS)
+        data = prepare_target(real, organ["target"], min_class_size=organ["min_class_size"], min_studies=organ["min_studies"],
+                              where=organ["where"], verbose=False)
+        print(f"Real microRNAome atlas, {organ['target']} ({len(data.y)} samples: {organ['where']}), leave-one-study-out:")
         compare(data, "leave_one_study_out", 3, seeds)
     else:
         print(f"(real atlas not found at {REAL_ATLAS}: skipped)")

@@ -37,6 +37,8 @@ from srna_nb.errors import SrnaParameterError
 from srna_nb.targets import DEFAULT_AGE_BINS, age_groups
 
 SIMULATED_NOTE = "simulated SEA-like atlas (srna_nb simulator; not real samples)"
+#: Rows per block when building the samples x features matrices.
+ROW_BLOCK = 2048
 
 
 @dataclass(frozen=True)
@@ -222,10 +224,6 @@ def simulate_atlas(
         samples=truth_samples, markers=markers, mislabels=mislabels, hidden=hidden, settings=settings
     )
     return atlas, truth
-
-
-#: Rows per block when building the samples x features matrices.
-ROW_BLOCK = 2048
 
 
 # -- checks ------------------------------------------------------------------------------------
