@@ -9,10 +9,20 @@ from srna_nb.errors import SrnaParameterError
 from srna_nb.io import load_atlas
 from srna_nb.simulate import SimulationTruth, simulate_atlas
 
-__all__ = ["DATA_SOURCES", "load_dataset", "load_microrna_atlas", "simulate_atlas", "SimulationTruth"]
+__all__ = [
+    "DATA_SOURCES", "load_dataset", "load_lgrc_lung", "load_microrna_atlas", "load_serum_geo", "load_tissue_atlas2",
+    "simulate_atlas", "SimulationTruth",
+]
 
 #: Names accepted by :func:`load_dataset`.
-DATA_SOURCES = ("simulated", "microrna_atlas", "files")
+DATA_SOURCES = ("simulated", "microrna_atlas", "mirna_tissue_atlas2", "lgrc_lung", "serum_geo", "files")
+
+#: Organ names of the miRNA Tissue Atlas 2 -> the microRNA atlas' names, for the organs both hold.
+TISSUE_ATLAS2_ORGANS = {
+    "brain": "BrainPrefrontalCortex", "lung": "Lung", "testis": "Testes", "liver": "Liver", "bladder": "Bladder",
+    "pancreas": "Pancreas", "kidney": "Kidney", "colon": "Colon", "bowel": "Colon", "skin": "Skin", "thyroid": "Thyroid",
+    "heart": "Heart",
+}
 
 
 def load_microrna_atlas(directory: str | Path, verbose: bool = True) -> Atlas:
@@ -31,6 +41,94 @@ def load_microrna_atlas(directory: str | Path, verbose: bool = True) -> Atlas:
         verbose=verbose,
     )
     return atlas
+
+
+def load_tissue_atlas2(directory: str | Path, verbose: bool = True) -> Atlas:
+    """The miRNA Tissue Atlas 2 (Keller et al. 2022): 185 tissue samples x 2,267 miRNAs, 6 donors, read counts.
+
+    ``directory`` holds ``counts.csv.gz`` (features x samples) and ``samples.csv`` (``sample``,
+    ``organ``, ``subtissue``, ``donor``). The donor is the study column (one study; the donor is
+    the only grouping). Adds ``organ_harmonized``: the microRNA atlas' organ name where both
+    atlases hold the organ (:data:`TISSUE_ATLAS2_ORGANS`), else missing.
+    """
+    directory = Path(directory)
+    atlas = load_atlas(directory / "counts.csv.gz", directory / "samples.csv", id_column="sample", study_column="donor",
+                       value_kind="counts", verbose=verbose)
+    atlas.samples["organ_harmonized"] = atlas.samples["organ"].map(TISSUE_ATLAS2_ORGANS).astype(object)
+    return atlas
+
+
+def load_lgrc_lung(directory: str | Path, verbose: bool = True) -> Atlas:
+    """LGRC lung small RNA-seq: 351 lung samples with sex, age, disease and flow cell; miRBase 18 names.
+
+    ``counts.tsv.gz`` has seven annotation columns (V1-V7: coordinates, name, accessions, strand,
+    source) and one row per genomic locus; the accessions in V5 are ignored here so that names go
+    through the same harmonization as every other file (``tests`` compare the two). Libraries
+    without a metadata row (failed QC) are left out (``join="inner"``). Adds ``sex``
+    (male/female from ``gender``).
+    """
+    import pandas as pd
+
+    directory = Path(directory)
+    # The GEO table names two columns "processed data file"; neither is needed.
+    sheet = pd.read_csv(directory / "samples.tsv.gz", sep="\t", dtype={"library name": str, "flow_cell": str})
+    sheet = sheet.loc[:, ~sheet.columns.str.startswith("processed data file")].set_index("library name")
+    sheet.index.name = "sample_id"
+    atlas = load_atlas(directory / "counts.tsv.gz", sheet,
+                       study_column="flow_cell", feature_column="V4", annotation_columns=["V1", "V2", "V3", "V5", "V6", "V7"],
+                       join="inner", value_kind="counts", verbose=verbose)
+    atlas.samples["sex"] = atlas.samples["gender"].map({"1-Male": "male", "2-Female": "female"}).astype(object)
+    return atlas
+
+
+#: The serum studies of ``serum_geo/``.
+SERUM_STUDIES = ("GSE131695", "GSE69579")
+
+
+def load_serum_geo(directory: str | Path, study: str, verbose: bool = True) -> Atlas:
+    """One of two GEO serum studies (counts, each its submitters' pipeline) with ``sex``, ``age`` and ``biofluid``.
+
+    ``GSE131695``: serum and CSF (``Biofluid``), 61 samples. ``GSE69579``: serum after liver
+    transplantation, pre-2014 miRBase names, a transposed GEO series matrix as metadata
+    (``characteristics`` cells such as ``age: 52``); the 5 count columns without metadata are
+    left out. The study column is ``study`` (the GEO series).
+    """
+    import pandas as pd
+
+    from srna_nb.errors import SrnaInputError
+
+    directory = Path(directory)
+    if study not in SERUM_STUDIES:
+        raise SrnaParameterError(f"unknown serum study {study!r}; choose one of {', '.join(SERUM_STUDIES)}")
+    meta_path = directory / f"{study}_meta.csv.gz"
+    try:
+        meta = pd.read_csv(meta_path, dtype=str)
+    except (OSError, ValueError) as error:
+        raise SrnaInputError(f"{meta_path}: cannot read ({error})") from None
+    meta = meta.set_index("Col_names")
+    if study == "GSE131695":
+        # Six rows are shifted by one column in the published table (a number under Sex): their
+        # sex and age are unknown; "ND" is not determined.
+        sex = meta["Sex"].str.strip().str.lower()
+        shifted = pd.to_numeric(sex, errors="coerce").notna()
+        sheet = pd.DataFrame({"sex": sex.where(sex.isin(["male", "female"])),
+                              "age": pd.to_numeric(meta["Age"], errors="coerce").where(~shifted),
+                              "biofluid": meta["Biofluid"].str.strip().str.lower()}, index=meta.index)
+    else:
+        characteristics = meta.filter(like="!Sample_characteristics_ch1")
+        fields: dict[str, dict] = {}
+        for sample, row in characteristics.iterrows():
+            for cell in row.dropna():
+                key, _, value = str(cell).partition(":")
+                fields.setdefault(key.strip(), {})[sample] = value.strip()
+        sheet = pd.DataFrame({"sex": pd.Series(fields.get("gender", {})).str.lower(),
+                              "age": pd.to_numeric(pd.Series(fields.get("age", {})), errors="coerce"),
+                              "biofluid": pd.Series(fields.get("tissue", {})).str.lower()}).reindex(meta.index)
+    sheet = sheet.astype({"sex": object, "biofluid": object})
+    sheet.insert(0, "study", study)
+    sheet.index.name = "sample_id"
+    return load_atlas(directory / f"{study}.csv.gz", sheet, study_column="study", join="inner", value_kind="counts",
+                      verbose=verbose)
 
 
 def load_dataset(
@@ -71,6 +169,13 @@ def load_dataset(
         if path is None:
             raise SrnaParameterError("source 'microrna_atlas' needs path (the folder with counts.csv.gz and samples.csv)")
         return load_microrna_atlas(path, verbose=verbose), None
+    if source in ("mirna_tissue_atlas2", "lgrc_lung", "serum_geo"):
+        if path is None:
+            raise SrnaParameterError(f"source {source!r} needs path (its folder under shared/data)")
+        if source == "serum_geo":
+            return load_serum_geo(path, options.get("study", "GSE131695"), verbose=verbose), None
+        loader = load_tissue_atlas2 if source == "mirna_tissue_atlas2" else load_lgrc_lung
+        return loader(path, verbose=verbose), None
     if source == "files":
         if counts_path is None:
             raise SrnaParameterError("source 'files' needs counts_path (and usually samples_path)")

@@ -21,6 +21,7 @@ import pandas as pd
 from srna_nb.atlas import VALUE_KINDS, Atlas
 from srna_nb.biology import known_mirna_names
 from srna_nb.errors import SrnaInputError
+from srna_nb.names import describe_mapping, harmonize_names
 
 Orientation = Literal["auto", "features_x_samples", "samples_x_features"]
 
@@ -150,7 +151,11 @@ def read_matrix(
     path: str | Path,
     orientation: Orientation = "auto",
     sample_ids: pd.Index | None = None,
-) -> tuple[pd.DataFrame, str]:
+    *,
+    feature_column: str | None = None,
+    annotation_columns: list[str] | tuple[str, ...] = (),
+    allow_duplicate_features: bool = False,
+) -> tuple[pd.DataFrame, str, pd.DataFrame | None]:
     """Read an expression matrix and return it with samples in rows, plus how it was oriented.
 
     Parameters
@@ -162,18 +167,43 @@ def read_matrix(
         ``auto``: decided from which side holds ids of ``sample_ids`` (a sample sheet's ids) or,
         without them, which side holds small-RNA names. When neither tells, an error asks for it.
 
+    feature_column, annotation_columns
+        For matrices with features in rows that carry annotation columns before the samples
+        (coordinates, accessions, ...): the column holding the feature names (default: the
+        first column) and the other columns that are annotations, not samples.
+    allow_duplicate_features
+        Accept a feature name on several rows (one per genomic locus; the loader sums them
+        after name harmonization). Duplicated sample ids are always refused.
+
     Returns
     -------
-    matrix, note
-        Samples x features DataFrame of float64 and a sentence saying which orientation was
-        assumed and why.
+    matrix, note, annotations
+        Samples x features DataFrame of float64 (duplicated feature names kept as they are), a
+        sentence saying which orientation was assumed and why, and the annotation columns (one
+        row per matrix feature, in order) or None.
     """
     path = Path(path)
     frame = _read_table(path, "expression matrix")
-    frame = frame.set_index(frame.columns[0])
+    annotation_columns = list(annotation_columns)
+    if feature_column is not None or annotation_columns:
+        if orientation == "samples_x_features":
+            raise SrnaInputError(f"{path}: feature_column / annotation_columns need features in rows")
+        feature_column = frame.columns[0] if feature_column is None else feature_column
+        for column in [feature_column, *annotation_columns]:
+            if column not in frame.columns:
+                raise SrnaInputError(f"{path}: column {column!r} not found; columns start with {', '.join(frame.columns[:8])}")
+        annotations = frame[annotation_columns].copy() if annotation_columns else None
+        frame = frame.drop(columns=annotation_columns).set_index(feature_column)
+        orientation = "features_x_samples"
+    else:
+        annotations = None
+        frame = frame.set_index(frame.columns[0])
     frame.index = frame.index.str.strip()
     frame.columns = frame.columns.str.strip()
-    _check_unique(frame.index, path, "row name")
+    if allow_duplicate_features:
+        _check_unique(pd.Index(frame.index.unique()), path, "row name")  # still refuses empty names
+    else:
+        _check_unique(frame.index, path, "row name")
     _check_unique(frame.columns, path, "column name")
     values = _to_numbers(frame, path)
 
@@ -188,7 +218,9 @@ def read_matrix(
         matrix = matrix.T
     matrix.index.name, matrix.columns.name = "sample_id", "feature"
     _check_values(matrix, path)
-    return matrix, note
+    if annotations is not None:
+        annotations.index = matrix.columns
+    return matrix, note, annotations
 
 
 def _detect_orientation(rows: pd.Index, columns: pd.Index, sample_ids, path: Path) -> tuple[str, str]:
@@ -235,7 +267,7 @@ def _check_value_kind(matrix: np.ndarray, value_kind: str, path: Path) -> None:
 
 def load_atlas(
     counts: str | Path,
-    samples: str | Path | None = None,
+    samples: str | Path | pd.DataFrame | None = None,
     *,
     id_column: str | None = None,
     study_column: str = "study",
@@ -243,6 +275,10 @@ def load_atlas(
     value_kind: str = "counts",
     join: Literal["strict", "inner"] = "strict",
     check_feature_names: bool = True,
+    harmonize: bool = True,
+    feature_column: str | None = None,
+    accession_column: str | None = None,
+    annotation_columns: list[str] | tuple[str, ...] = (),
     verbose: bool = True,
 ) -> Atlas:
     """Read an expression matrix and its sample sheet into one :class:`Atlas`.
@@ -252,7 +288,7 @@ def load_atlas(
     counts
         Expression matrix (CSV/TSV/.gz, either orientation) or an ``.h5ad`` file.
     samples
-        Sample sheet keyed by sample id (CSV/TSV); optional.
+        Sample sheet keyed by sample id (CSV/TSV, or a DataFrame indexed by sample id); optional.
     id_column
         Sample id column of the sheet (default: its first column).
     study_column
@@ -267,14 +303,32 @@ def load_atlas(
     check_feature_names
         Refuse a matrix none of whose feature names reads like a small-RNA name (often a
         transposed or wrong file). Switch off for custom feature ids.
+    harmonize
+        Map miRNA names to current miRBase names (:func:`srna_nb.names.harmonize_names`) and
+        sum the rows that count the same miRNA (one per genomic locus, or old and new names);
+        prints one line of counts. The full mapping is ``atlas.provenance["name_mapping"]``.
+        A feature name on several rows is accepted only when harmonizing (and only for miRNAs).
+        For counts and RPM rows are summed; log2 values are summed on the linear scale.
+    feature_column, accession_column, annotation_columns
+        For matrices whose feature rows carry annotation columns before the samples: the column
+        of feature names (default: the first), an optional column holding MIMAT accessions
+        (used before the names), and the other annotation columns; none of them is a sample.
     verbose
         Print what was read and assumed.
     """
     counts = Path(counts)
     if counts.suffix == ".h5ad":
         return read_h5ad(counts, study_column=study_column, value_kind=value_kind, verbose=verbose)
-    sheet = read_sample_sheet(samples, id_column=id_column) if samples is not None else None
-    matrix, note = read_matrix(counts, orientation=orientation, sample_ids=None if sheet is None else sheet.index)
+    if isinstance(samples, pd.DataFrame):
+        sheet, sheet_name = samples, "the sample sheet"
+    else:
+        sheet = read_sample_sheet(samples, id_column=id_column) if samples is not None else None
+        sheet_name = None if samples is None else Path(samples).name
+    annotation_columns = [*annotation_columns, *([accession_column] if accession_column else [])]
+    matrix, note, annotations = read_matrix(
+        counts, orientation=orientation, sample_ids=None if sheet is None else sheet.index,
+        feature_column=feature_column, annotation_columns=annotation_columns, allow_duplicate_features=harmonize,
+    )
     if check_feature_names and _known_share(matrix.columns) == 0:
         raise SrnaInputError(
             f"{counts}: none of the {matrix.shape[1]} feature names reads like a small-RNA name "
@@ -285,12 +339,20 @@ def load_atlas(
     if sheet is None:
         sheet = pd.DataFrame(index=matrix.index.copy())
     else:
-        provenance["sample_sheet"] = str(samples)
-        matrix, sheet = _join(matrix, sheet, counts, Path(samples), join, provenance)
+        if not isinstance(samples, pd.DataFrame):
+            provenance["sample_sheet"] = str(samples)
+        matrix, sheet = _join(matrix, sheet, counts, sheet_name, join, provenance)
+    values, features = matrix.to_numpy(dtype=np.float64), pd.DataFrame(index=pd.Index(matrix.columns, name="feature"))
+    if harmonize:
+        accessions = None if accession_column is None else annotations[accession_column].to_numpy()
+        values, features, mapping = _harmonize(values, matrix.columns, accessions, value_kind, counts)
+        provenance["name_mapping"] = mapping
+        provenance["names"] = describe_mapping(mapping)
+    features.insert(0, "rna_class", [_rna_class(n) for n in features.index])
     atlas = Atlas(
-        counts=matrix.to_numpy(dtype=np.float32),
+        counts=values.astype(np.float32),
         samples=sheet,
-        features=pd.DataFrame({"rna_class": [_rna_class(n) for n in matrix.columns]}, index=pd.Index(matrix.columns, name="feature")),
+        features=features,
         value_kind=value_kind,
         study_column=study_column,
         source=str(counts),
@@ -298,20 +360,61 @@ def load_atlas(
     )
     if verbose:
         print(f"Read {counts.name}: {atlas.n_samples} samples x {atlas.n_features} features ({value_kind}); {note}.")
-        if "join" in provenance:
-            print(provenance["join"])
+        for key in ("join", "names"):
+            if key in provenance:
+                print(provenance[key])
     return atlas
 
 
-def _join(matrix, sheet, counts_path, sheet_path, join, provenance):
+def _harmonize(values: np.ndarray, names: pd.Index, accessions, value_kind: str, path: Path):
+    """Harmonized names; rows that count the same miRNA summed (linear scale for log2 values)."""
+    mapping = harmonize_names(list(names), accessions)
+    duplicated_other = mapping.loc[(mapping["status"] == "other") & mapping["input"].duplicated(keep=False), "input"]
+    if len(duplicated_other):
+        raise SrnaInputError(f"{path}: duplicated row name {duplicated_other.iloc[0]!r} ({len(duplicated_other) - 1} duplicates)")
+    groups, first = pd.factorize(mapping["members"])
+    if len(first) == len(mapping):
+        features = pd.DataFrame({"accession": mapping["accession"].to_numpy(), "name_status": mapping["status"].to_numpy()},
+                                index=pd.Index(mapping["feature"].to_numpy(), name="feature"))
+        return values, _unique_names(features, path), mapping
+    linear = np.exp2(values) - 1.0 if value_kind == "log2_rpm" else values
+    summed = np.zeros((values.shape[0], len(first)))
+    np.add.at(summed.T, groups, linear.T)
+    if value_kind == "log2_rpm":
+        summed = np.log2(summed + 1.0)
+    keep = pd.Index(groups).duplicated() == False  # noqa: E712 (first row of each group)
+    statuses = mapping.groupby(groups)["status"].agg(lambda s: s.iloc[0] if s.nunique() == 1 else "renamed")
+    features = pd.DataFrame({"accession": mapping.loc[keep, "accession"].to_numpy(), "name_status": statuses.to_numpy()},
+                            index=pd.Index(mapping.loc[keep, "feature"].to_numpy(), name="feature"))
+    return summed, _unique_names(features, path), mapping
+
+
+def _unique_names(features: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Two different identities with one display name (rare: an unknown name equal to another's) are refused."""
+    duplicated = features.index[features.index.duplicated()]
+    if len(duplicated):
+        raise SrnaInputError(f"{path}: two different features are both named {duplicated[0]!r} after name harmonization; "
+                             "pass harmonize=False to keep the names as they are")
+    return features
+
+
+def name_mapping(atlas: Atlas) -> pd.DataFrame:
+    """How the loader mapped each input row's name (see :func:`srna_nb.names.harmonize_names`)."""
+    mapping = atlas.provenance.get("name_mapping")
+    if mapping is None:
+        raise SrnaInputError(f"{atlas.source}: loaded without name harmonization (harmonize=False)")
+    return mapping
+
+
+def _join(matrix, sheet, counts_path, sheet_name, join, provenance):
     only_matrix = matrix.index.difference(sheet.index, sort=False)
     only_sheet = sheet.index.difference(matrix.index, sort=False)
     if len(only_matrix) or len(only_sheet):
         common = matrix.index.intersection(sheet.index, sort=False)
         summary = (
-            f"{len(only_matrix)} samples of {counts_path.name} are not in {sheet_path.name}"
+            f"{len(only_matrix)} samples of {counts_path.name} are not in {sheet_name}"
             + (f" (e.g. {only_matrix[0]!r})" if len(only_matrix) else "")
-            + f" and {len(only_sheet)} samples of {sheet_path.name} are not in {counts_path.name}"
+            + f" and {len(only_sheet)} samples of {sheet_name} are not in {counts_path.name}"
             + (f" (e.g. {only_sheet[0]!r})" if len(only_sheet) else "")
         )
         if join == "strict":
@@ -319,7 +422,7 @@ def _join(matrix, sheet, counts_path, sheet_path, join, provenance):
         if join != "inner":
             raise SrnaInputError(f"join must be 'strict' or 'inner', got {join!r}")
         if len(common) == 0:
-            raise SrnaInputError(f"no sample id of {counts_path.name} is in {sheet_path.name}")
+            raise SrnaInputError(f"no sample id of {counts_path.name} is in {sheet_name}")
         provenance["join"] = f"Kept the {len(common)} samples present in both files: {summary}."
         matrix = matrix.loc[common]
     return matrix, sheet.loc[matrix.index]

@@ -1,0 +1,237 @@
+"""Harmonize small-RNA feature names across miRBase releases and quantification pipelines.
+
+Public data names the same mature miRNA in many ways: ``hsa-miR-21`` (before miRBase 17) and
+``hsa-miR-21-5p``, ``hsa-let-7a*`` (the star strand), ``hsa-let-7a(3)`` (with its number of genomic
+copies), ``hsa-miR-451`` and ``hsa-miR-451a``, merged rows such as ``hsa-miR-192-5p/215-5p``, and
+one row per genomic locus of the same miRNA. :func:`harmonize_names` maps each name to the current
+name and MIMAT accession of the miRNA(s) it counts, using the table that
+``tools/build_mirna_names.py`` builds from miRBase's change lists (releases 6-22) and ships as
+``srna_nb/data/mirna_names.tsv.gz``.
+
+Statuses (one per input name):
+
+``exact``      the name is a current miRBase name
+``renamed``    a former name, or a spelling variant of one name (copy suffix ``(n)``, missing
+               ``hsa-`` prefix, other capitalization), resolved to one accession
+``merged``     a name that counts several miRNAs at once (``a/b``); the feature keeps all of them
+``ambiguous``  an armless name (``hsa-miR-X`` or ``hsa-miR-X*``) that miRBase never recorded but
+               whose miRNA now has two arms. **Rule**: the armless name means the arm miRBase
+               registered first (the lower MIMAT accession), the strand such names denoted before
+               arms were named; a star name means the other arm
+``unknown``    reads like a miRNA name but is not in the table (or was deleted by miRBase); kept
+               under its own name
+``other``      not a miRNA (piRNA, snoRNA, tRF ...); kept unchanged
+
+A feature's *identity* is its set of accessions (or, without any, its name). Two features match
+when their identities are equal; a merged feature is the sum of the features whose identities it
+contains (:func:`feature_matrix`).
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["NAME_STATUSES", "harmonize_names", "feature_matrix", "describe_mapping", "mirna_name_table"]
+
+NAME_STATUSES = ("exact", "renamed", "merged", "ambiguous", "unknown", "other")
+
+_COPY_SUFFIX = re.compile(r"\(\d+\)$")
+_MIRNA = re.compile(r"^(?:[a-z]{3}-)?(?:mir|let|lin)-", re.IGNORECASE)
+_ACCESSION = re.compile(r"MIMAT\d{7}")
+
+
+@lru_cache(maxsize=1)
+def mirna_name_table() -> pd.DataFrame:
+    """The shipped name table: ``name``, ``accession``, ``current``, ``release``, ``deleted``."""
+    with resources.files("srna_nb").joinpath("data/mirna_names.tsv.gz").open("rb") as raw, gzip.open(raw, "rt") as handle:
+        return pd.read_csv(handle, sep="\t", dtype=str, keep_default_na=False).astype({"deleted": int})
+
+
+@dataclass(frozen=True)
+class _Index:
+    by_name: dict[str, str]          # any recorded name -> accession (latest holder)
+    by_lower: dict[str, str]         # lower-cased name -> accession, where unique
+    current: dict[str, str]          # accession -> current name
+    current_names: frozenset[str]
+    deleted: frozenset[str]
+
+
+def _release_key(release: str) -> tuple[int, ...]:
+    return (0,) if release == "<6" else tuple(int(part) for part in release.split("."))
+
+
+@lru_cache(maxsize=1)
+def _index() -> _Index:
+    table = mirna_name_table()
+    current = dict(zip(table["accession"], table["current"]))
+    deleted = frozenset(table.loc[table["deleted"] == 1, "accession"])
+    by_name: dict[str, str] = {}
+    # A name carried by two accessions over time means the one that carried it last.
+    order = sorted(zip(table["name"], table["accession"], table["release"]), key=lambda r: _release_key(r[2]))
+    for name, accession, _ in order:
+        by_name[name] = accession
+    for accession, name in current.items():  # a current name always means its own accession
+        if accession not in deleted:
+            by_name[name] = accession
+    lower: dict[str, set[str]] = defaultdict(set)
+    for name, accession in by_name.items():
+        lower[name.lower()].add(accession)
+    by_lower = {name: next(iter(accs)) for name, accs in lower.items() if len(accs) == 1}
+    current_names = frozenset(name for accession, name in current.items() if accession not in deleted)
+    return _Index(by_name, by_lower, current, current_names, deleted)
+
+
+def _lookup(name: str, index: _Index) -> str | None:
+    return index.by_name.get(name) or index.by_lower.get(name.lower())
+
+
+def _variants(name: str) -> list[str]:
+    """Spellings to try for one name: as given, without a copy suffix, with the hsa- prefix."""
+    stripped = _COPY_SUFFIX.sub("", name)
+    variants = [name, stripped]
+    if not re.match(r"^[a-z]{3}-", stripped, re.IGNORECASE):
+        variants.append("hsa-" + stripped)
+    return list(dict.fromkeys(variants))
+
+
+def _by_arm_rule(name: str, index: _Index) -> str | None:
+    """The ambiguity rule for an unrecorded armless (or star) name whose miRNA now has arms."""
+    star = name.endswith("*")
+    base = name.rstrip("*")
+    arms = sorted(a for a in (_lookup(f"{base}-5p", index), _lookup(f"{base}-3p", index)) if a and a not in index.deleted)
+    if len(arms) == 1:
+        return arms[0]
+    if len(arms) == 2:
+        return arms[1] if star else arms[0]  # first-registered arm for the plain name, the other for the star
+    return None
+
+
+def _split_merged(name: str) -> list[str]:
+    """``hsa-miR-192-5p/215-5p`` -> [``hsa-miR-192-5p``, ``hsa-miR-215-5p``]."""
+    parts = [p.strip() for p in name.split("/")]
+    match = re.match(r"^((?:[a-z]{3}-)?(?:miR|mir|let|lin)-)", parts[0], re.IGNORECASE)
+    prefix = match.group(1) if match else ""
+    return [parts[0]] + [p if _MIRNA.match(p) else prefix + p for p in parts[1:]]
+
+
+def _resolve_one(name: str, index: _Index) -> tuple[str | None, str]:
+    """(accession, status) of a single (unmerged) name."""
+    for position, variant in enumerate(_variants(name)):
+        accession = _lookup(variant, index)
+        if accession:
+            exact = position == 0 and variant in index.current_names and index.current[accession] == variant
+            return accession, "exact" if exact else "renamed"
+    for variant in _variants(name)[1:] or [name]:
+        accession = _by_arm_rule(variant, index)
+        if accession:
+            return accession, "ambiguous"
+    accession = _by_arm_rule(name, index)
+    return (accession, "ambiguous") if accession else (None, "unknown")
+
+
+def harmonize_names(names, accessions=None) -> pd.DataFrame:
+    """Map feature names to current miRBase names and accessions.
+
+    Parameters
+    ----------
+    names
+        Feature names as a file gives them.
+    accessions
+        Optional, one per name: a MIMAT accession (or a string containing one, such as
+        ``MI0000342_MIMAT0004571``) that the file gives for the row. Used before the name.
+
+    Returns
+    -------
+    DataFrame
+        One row per input name, in order: ``input``; ``feature``, the harmonized name (the
+        current name; for merged names the members' names joined by ``/``; the input without a
+        copy suffix for unknown names; the input for non-miRNAs); ``accession`` (``;``-joined for
+        merged names, empty where unknown); ``members``, what the feature counts (accessions,
+        or names where no accession is known), the feature's identity for matching; ``status``
+        (see the module docstring).
+    """
+    index = _index()
+    names = [str(n).strip() for n in names]
+    given = [None] * len(names) if accessions is None else list(accessions)
+    rows = []
+    for name, accession_text in zip(names, given):
+        found = _ACCESSION.findall(str(accession_text)) if accession_text is not None else []
+        found = sorted({a for a in found if a in index.current and a not in index.deleted})  # others: by name
+        if found:
+            status = "merged" if len(found) > 1 else ("exact" if index.current[found[0]] == name else "renamed")
+            rows.append(_row(name, [(a, None) for a in found], status, index))
+        elif not _MIRNA.match(name):
+            rows.append((name, name, "", name, "other"))
+        else:
+            parts = [_resolve_one(part, index) for part in _split_merged(name)]
+            members = [(accession, _plain(part)) for part, (accession, _) in zip(_split_merged(name), parts)]
+            if any(a is None or a in index.deleted for a, _ in members):
+                status = "unknown"  # kept under its own name (a deleted entry keeps its accession)
+            elif len(parts) > 1:
+                status = "merged" if len({a for a, _ in members}) > 1 else "renamed"
+            else:
+                status = parts[0][1]
+            rows.append(_row(name, members, status, index))
+    return pd.DataFrame(rows, columns=["input", "feature", "accession", "members", "status"])
+
+
+def _plain(name: str) -> str:
+    """An unresolved name as a feature name: without a copy suffix."""
+    return _COPY_SUFFIX.sub("", name)
+
+
+def _row(name: str, members: list[tuple[str | None, str | None]], status: str, index: _Index) -> tuple:
+    """One output row from (accession or None, fallback name) members."""
+    labels = sorted({index.current[a] if a and a not in index.deleted else plain for a, plain in members})
+    tokens = sorted({a or plain for a, plain in members})
+    accessions = sorted({a for a, _ in members if a}, key=lambda a: index.current[a])
+    return name, "/".join(labels), ";".join(accessions), ";".join(tokens), status
+
+
+def describe_mapping(mapping: pd.DataFrame) -> str:
+    """One line: how many names were exact / renamed / merged / ambiguous / unknown / other, and rows summed."""
+    counts = mapping["status"].value_counts()
+    summed = int(len(mapping) - mapping["members"].nunique())
+    parts = ", ".join(f"{int(counts.get(status, 0))} {status}" for status in NAME_STATUSES)
+    return (f"Feature names harmonized to miRBase 22: {parts}"
+            + (f"; {summed} rows summed into the miRNA they count" if summed else "") + ".")
+
+
+def feature_identities(features) -> list[frozenset[str]]:
+    """What each feature counts (its members), for harmonized or raw names alike."""
+    return [frozenset(members.split(";")) for members in harmonize_names(features)["members"]]
+
+
+def feature_matrix(targets, available) -> tuple[np.ndarray, np.ndarray]:
+    """How to build ``targets`` features from ``available`` ones.
+
+    Returns ``(weights, coverage)``: ``weights`` is an ``(n_available, n_targets)`` 0/1 matrix such
+    that ``X_available @ weights`` has the target features (an available feature adds into the
+    target whose identity contains its own; a merged target is the sum of its members), and
+    ``coverage`` is the share of each target's accessions that the available features provide
+    (1.0: fully present; 0: missing).
+    """
+    target_ids, available_ids = feature_identities(targets), feature_identities(available)
+    owner: dict[str, int] = {}
+    for column, ids in sorted(enumerate(target_ids), key=lambda item: len(item[1])):
+        for member in ids:
+            owner.setdefault(member, column)  # the most specific target owns an accession
+    weights = np.zeros((len(available_ids), len(target_ids)), dtype=np.float32)
+    covered: list[set[str]] = [set() for _ in target_ids]
+    for row, ids in enumerate(available_ids):
+        columns = {owner.get(member) for member in ids}
+        if len(columns) == 1 and None not in columns:
+            column = columns.pop()
+            if ids <= target_ids[column]:
+                weights[row, column] = 1.0
+                covered[column] |= ids
+    coverage = np.array([len(c) / len(t) for c, t in zip(covered, target_ids)])
+    return weights, coverage
