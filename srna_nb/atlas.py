@@ -167,3 +167,54 @@ def _positions(selector, index: pd.Index, what: str) -> np.ndarray:
         missing = array[positions < 0]
         raise SrnaInputError(f"{len(missing)} {what} id(s) not in the atlas, e.g. {missing[0]!r}")
     return positions
+
+
+def concat_atlases(atlases: dict[str, "Atlas"], study_column: str = "study") -> "Atlas":
+    """Samples of several atlases in one, on the features all of them hold.
+
+    Features are matched by what they count (:func:`srna_nb.names.feature_matrix`): the first
+    atlas' features are the targets, and another atlas' rows add into them (a merged feature
+    ``a/b`` of the first atlas is the sum of another's ``a`` and ``b``). Only features fully
+    present in every atlas are kept. All atlases must hold the same kind of values. The samples
+    get ``atlas`` (the dictionary key) and ``study_column`` (``<atlas>:<study>``) columns; sample
+    ids are prefixed with the atlas name where two atlases share one.
+
+    Parameters
+    ----------
+    atlases
+        Name -> Atlas, e.g. ``{"microrna_atlas": a, "tissue_atlas2": b}``.
+    study_column
+        Column of the result naming each sample's study, made unique across atlases.
+    """
+    from srna_nb.names import feature_matrix
+
+    names = list(atlases)
+    kinds = {atlas.value_kind for atlas in atlases.values()}
+    if len(kinds) != 1:
+        raise SrnaInputError(f"atlases hold different kinds of values ({', '.join(sorted(kinds))}); load them alike")
+    targets = list(map(str, atlases[names[0]].feature_names))
+    blocks, complete = [], np.ones(len(targets), dtype=bool)
+    for atlas in atlases.values():
+        weights, coverage = feature_matrix(targets, list(map(str, atlas.feature_names)))
+        complete &= coverage == 1.0
+        blocks.append(atlas.counts.astype(np.float64) @ weights)
+    sheets = []
+    for name, atlas in atlases.items():
+        sheet = atlas.samples.copy()
+        sheet[study_column] = [f"{name}:{study}" for study in atlas.studies]
+        sheet.insert(0, "atlas", name)
+        sheets.append(sheet)
+    samples = pd.concat(sheets)
+    if samples.index.duplicated().any():
+        samples.index = pd.Index([f"{sheet['atlas'].iat[0]}:{i}" for sheet in sheets for i in sheet.index], name="sample_id")
+    first = atlases[names[0]]
+    return Atlas(
+        counts=np.vstack(blocks)[:, complete].astype(np.float32),
+        samples=samples,
+        features=first.features.iloc[np.flatnonzero(complete)],
+        value_kind=kinds.pop(),
+        study_column=study_column,
+        source=" + ".join(names),
+        provenance={"atlases": {name: atlas.source for name, atlas in atlases.items()},
+                    "features": f"{int(complete.sum())} of {len(targets)} features of {names[0]} are in every atlas"},
+    )

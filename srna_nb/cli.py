@@ -1,5 +1,7 @@
-"""Command line: ``srna-nb run`` executes notebook profiles into HTML reports; ``srna-nb predict``
-annotates a matrix with a saved bundle.
+"""Command line: ``srna-nb run`` executes notebook profiles into HTML reports; ``srna-nb train``
+makes a bundle from a labelled matrix; ``srna-nb predict`` annotates a matrix with a bundle or a
+shipped model; ``srna-nb models`` lists the shipped models. The commands mirror the Python API
+(:func:`srna_nb.augment.train_bundle`, :func:`~srna_nb.augment.annotate`, :func:`~srna_nb.augment.list_models`).
 
 Errors of the user's making (files, parameters) print one line and exit with status 2.
 """
@@ -30,25 +32,68 @@ def _parser() -> argparse.ArgumentParser:
                      help="where model fits run: serially, local processes, or a Dask cluster (default: the profile's)")
     run.add_argument("--scheduler", default=None, metavar="ADDRESS",
                      help="Dask scheduler address, e.g. tcp://HOST:8786 (with --backend dask; none: a local cluster)")
-    predict = commands.add_parser("predict", help="annotate samples with a saved bundle (CSV out)")
-    predict.add_argument("--bundle", type=Path, required=True, help="bundle folder (from srna_nb.augment.save_bundle)")
-    predict.add_argument("--counts", type=Path, required=True, help="expression matrix (CSV/TSV/.gz or .h5ad), either orientation")
-    predict.add_argument("--samples", type=Path, default=None, help="sample sheet; a column named like the target is checked for conflicts")
+    train = commands.add_parser("train", help="train a calibrated bundle on a labelled matrix")
+    _data_arguments(train, samples_required=True)
+    train.add_argument("--target", required=True, help="sample-sheet column to predict")
+    train.add_argument("--study-column", default="study", help="column naming each sample's study (held out whole)")
+    train.add_argument("--model", default="linear", choices=["dl", "rf", "linear"], help="classifier (default: linear)")
+    train.add_argument("--min-class-size", type=int, default=10, help="drop classes with fewer labelled samples (default: 10)")
+    train.add_argument("--min-studies", type=int, default=2, help="drop classes seen in fewer studies (default: 2)")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--out", type=Path, required=True, help="bundle folder to write (refused if it exists)")
+    predict = commands.add_parser("predict", help="annotate samples with a bundle or a shipped model (CSV out)")
+    source = predict.add_mutually_exclusive_group(required=True)
+    source.add_argument("--bundle", type=Path, help="bundle folder (srna-nb train, srna_nb.augment.save_bundle)")
+    source.add_argument("--model", help="name of a shipped model (srna-nb models lists them)")
+    _data_arguments(predict, samples_required=False)
     predict.add_argument("--out", type=Path, required=True, help="output CSV (written to a temporary file, then renamed)")
     predict.add_argument("--min-overlap", type=float, default=0.5, help="refuse matrices with fewer of the bundle's sRNAs (default: 0.5)")
     predict.add_argument("--confidence", type=float, default=None, help="override the bundle's confidence threshold")
-    predict.add_argument("--orientation", default="auto", choices=["auto", "features_x_samples", "samples_x_features"])
+    predict.add_argument("--imputation", choices=["mean", "zero"], default=None, help="fill missing sRNAs (default: the bundle's)")
+    commands.add_parser("models", help="list the pre-trained models shipped with srna_nb")
     return parser
 
 
-def _predict(arguments) -> int:
-    from srna_nb.augment import annotate, load_bundle
+def _data_arguments(command, samples_required: bool) -> None:
+    """The input flags ``train`` and ``predict`` share."""
+    command.add_argument("--counts", type=Path, required=True, help="expression matrix (CSV/TSV/.gz or .h5ad), either orientation")
+    command.add_argument("--samples", type=Path, required=samples_required, default=None,
+                         help="sample sheet keyed by sample id" + ("" if samples_required else "; a column named like the target is checked for conflicts"))
+    command.add_argument("--id-column", default=None, help="sample id column of the sheet (default: the first)")
+    command.add_argument("--value-kind", default="counts", choices=["counts", "rpm", "log2_rpm"], help="what the numbers are (default: counts)")
+    command.add_argument("--orientation", default="auto", choices=["auto", "features_x_samples", "samples_x_features"])
+
+
+def _train(arguments) -> int:
+    from srna_nb.augment import save_bundle, train_bundle
+    from srna_nb.errors import SrnaInputError
     from srna_nb.io import load_atlas
 
-    bundle = load_bundle(arguments.bundle)
-    atlas = load_atlas(arguments.counts, arguments.samples, value_kind=bundle.input_scale, orientation=arguments.orientation,
-                       join="inner" if arguments.samples else "strict", verbose=False)
-    annotation = annotate(bundle, atlas, min_overlap=arguments.min_overlap, confidence_threshold=arguments.confidence)
+    if arguments.out.exists():
+        raise SrnaInputError(f"{arguments.out}: already exists; choose another --out")
+    atlas = load_atlas(arguments.counts, arguments.samples, id_column=arguments.id_column, study_column=arguments.study_column,
+                       value_kind=arguments.value_kind, orientation=arguments.orientation, join="inner")
+    if arguments.study_column not in atlas.samples.columns:
+        raise SrnaInputError(f"{arguments.samples}: no study column {arguments.study_column!r}; pass --study-column")
+    bundle = train_bundle(atlas, arguments.target, arguments.model, min_class_size=arguments.min_class_size,
+                          min_studies=arguments.min_studies, seed=arguments.seed, progress=False)
+    save_bundle(bundle, arguments.out)
+    summary = bundle.summary
+    print(f"Bundle for {bundle.target} ({bundle.model_name}, {len(bundle.classes)} classes, {summary['training samples']} samples): "
+          f"held-out-study accuracy {summary['held-out accuracy']:.3f}, confident share {summary['held-out confident share']:.3f} "
+          f"-> {arguments.out}")
+    return 0
+
+
+def _predict(arguments) -> int:
+    from srna_nb.augment import annotate, load_bundle, load_model
+    from srna_nb.io import load_atlas
+
+    bundle = load_model(arguments.model) if arguments.model else load_bundle(arguments.bundle)
+    atlas = load_atlas(arguments.counts, arguments.samples, id_column=arguments.id_column, value_kind=arguments.value_kind,
+                       orientation=arguments.orientation, join="inner" if arguments.samples else "strict")
+    annotation = annotate(bundle, atlas, min_overlap=arguments.min_overlap, confidence_threshold=arguments.confidence,
+                          imputation=arguments.imputation)
     annotation.write(arguments.out)
     counts = annotation.status_counts()["samples"]
     print(f"{len(annotation.table)} samples annotated for {bundle.target}: "
@@ -92,6 +137,14 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if arguments.command == "predict":
             return _predict(arguments)
+        if arguments.command == "train":
+            return _train(arguments)
+        if arguments.command == "models":
+            from srna_nb.augment import list_models
+
+            table = list_models()
+            print(table.drop(columns="description").to_string(index=False) if len(table) else "no shipped models")
+            return 0
     except SrnaError as error:
         print(f"srna-nb: error: {error}", file=sys.stderr)
         return 2

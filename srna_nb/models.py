@@ -384,6 +384,25 @@ def linear_classifier(C: float = 0.05, max_iter: int = 500, class_weight: str | 
     return LogisticRegression(C=C, max_iter=max_iter, class_weight=class_weight, random_state=random_state)
 
 
+def input_importance(pipeline: Pipeline, n_features: int) -> np.ndarray:
+    """How much a fitted pipeline's classifier relies on each input feature (0 for filtered-out ones).
+
+    Cheap, model-specific and on standardized inputs: mean absolute coefficient over classes
+    (logistic regression), impurity importance (random forest), L2 norm of the first dense
+    layer's weights (DL). Used to say what share of a model a new matrix covers, not to explain it.
+    """
+    classifier = pipeline[-1]
+    if hasattr(classifier, "coef_"):
+        weights = np.abs(classifier.coef_).mean(axis=0)
+    elif hasattr(classifier, "feature_importances_"):
+        weights = classifier.feature_importances_
+    else:
+        weights = np.linalg.norm(classifier.dense_layers()[0][0], axis=1)
+    importance = np.zeros(n_features)
+    importance[pipeline[0].named_steps["detected"].support_] = weights
+    return importance / importance.sum() if importance.sum() > 0 else importance
+
+
 #: Model names accepted in parameter files, with their constructors.
 MODELS = {"dl": DLClassifier, "rf": RFClassifier, "linear": linear_classifier}
 

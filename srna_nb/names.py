@@ -97,7 +97,7 @@ def _variants(name: str) -> list[str]:
     """Spellings to try for one name: as given, without a copy suffix, with the hsa- prefix."""
     stripped = _COPY_SUFFIX.sub("", name)
     variants = [name, stripped]
-    if not re.match(r"^[a-z]{3}-", stripped, re.IGNORECASE):
+    if not re.match(r"^[a-z]{3,4}-(?:mir|let|lin)-", stripped, re.IGNORECASE):  # no species prefix
         variants.append("hsa-" + stripped)
     return list(dict.fromkeys(variants))
 

@@ -107,6 +107,32 @@ class DetectionFilter(TransformerMixin, BaseEstimator):
 INPUT_SCALES = ("counts", "rpm", "log2_rpm")
 
 
+def to_linear(X: np.ndarray, value_kind: str, to_rpm: bool) -> np.ndarray:
+    """Values on a linear scale (counts or RPM), where rows of one miRNA can be summed.
+
+    ``log2_rpm`` becomes RPM (``2**x - 1``); ``counts`` become RPM over all the matrix' features
+    when ``to_rpm`` (a model trained on RPM or log2-RPM), else stay counts.
+    """
+    if value_kind not in INPUT_SCALES:
+        raise SrnaParameterError(f"value kind must be one of {INPUT_SCALES}, got {value_kind!r}")
+    X = np.asarray(X, dtype=np.float64)
+    if value_kind == "log2_rpm":
+        return np.maximum(np.exp2(X) - 1.0, 0.0)
+    if value_kind == "counts" and to_rpm:
+        totals = X.sum(axis=1, keepdims=True)
+        return X * (1e6 / np.where(totals > 0, totals, 1.0))
+    return X
+
+
+def from_linear(X: np.ndarray, input_scale: str) -> np.ndarray:
+    """Linear values (from :func:`to_linear`) on a model's input scale.
+
+    A model trained on counts takes counts or RPM alike: its first step rescales every sample to
+    RPM over the model's own features, which cancels any per-sample factor.
+    """
+    return np.log2(X + 1.0) if input_scale == "log2_rpm" else X
+
+
 def make_preprocessor(input_scale: str = "counts", min_share: float = 0.01, standardize: bool = True) -> Pipeline:
     """The default preprocessing chain for one input scale.
 

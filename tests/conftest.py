@@ -8,7 +8,8 @@ import pytest
 
 from srna_nb.simulate import simulate_atlas
 
-REAL_ATLAS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "microrna_atlas"
+SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+REAL_ATLAS = SHARED_DATA / "microrna_atlas"
 
 
 @pytest.fixture(scope="session")
@@ -22,6 +23,16 @@ def real_atlas_dir() -> Path:
     if not (REAL_ATLAS / "counts.csv.gz").exists():
         pytest.skip(f"real microRNA atlas not present at {REAL_ATLAS}")
     return REAL_ATLAS
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data with every real set; tests that need it skip when it is absent."""
+    needed = ("microrna_atlas", "mirna_tissue_atlas2", "lgrc_lung", "serum_geo")
+    missing = [name for name in needed if not (SHARED_DATA / name).is_dir()]
+    if missing:
+        pytest.skip(f"real data not present at {SHARED_DATA} ({', '.join(missing)})")
+    return SHARED_DATA
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from sklearn.preprocessing import FunctionTransformer
 
 from srna_nb.augment import annotate, load_bundle, save_bundle, train_bundle
 from srna_nb.augment import samples_to_annotate
+from srna_nb.augment.annotate import bundle_inputs
 from srna_nb.augment.measure import hidden_label_recovery, mislabel_detection, unseen_class_check
 from srna_nb.calibration import TemperatureScaler, expected_calibration_error
 from srna_nb.cli import main
@@ -99,7 +100,15 @@ def test_features_align_by_name_and_missing_ones_are_reported(bundle, atlas_and_
     assert set(partial.overlap.missing) == set(bundle.features) & set(sample.feature_names[:100])
     zero_filled = sample.subset()
     zero_filled.counts[:, :100] = 0
-    np.testing.assert_allclose(partial.table["probability"], annotate(bundle, zero_filled, verbose=False).table["probability"])
+    as_zero = annotate(bundle, sample.subset(features=keep), imputation="zero", verbose=False)
+    np.testing.assert_allclose(as_zero.table["probability"], annotate(bundle, zero_filled, verbose=False).table["probability"])
+    # The bundle's default, mean imputation: a missing feature sits at its training mean (0 at the
+    # standardized classifier input), which changes the probabilities compared with "not detected".
+    assert bundle.imputation == "mean" and partial.overlap.imputation == "mean"
+    assert not np.allclose(partial.table["probability"], as_zero.table["probability"])
+    _, inputs, _ = bundle_inputs(bundle, sample.subset(features=keep))
+    kept = np.asarray(bundle.features, dtype=object)[bundle.pipeline[0].named_steps["detected"].support_]
+    assert np.all(inputs[:, np.isin(kept, partial.overlap.missing)] == 0) and np.isin(kept, partial.overlap.missing).any()
     with pytest.raises(SrnaInputError, match=r"below the minimum overlap of 90%"):
         annotate(bundle, sample.subset(features=keep), min_overlap=0.9)
 

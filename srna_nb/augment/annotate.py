@@ -2,6 +2,9 @@
 
 Status of each sample:
 
+- ``low_coverage``: the new matrix holds too little of what the model relies on (the share of the
+  model's input importance carried by features present in the matrix is below
+  ``min_coverage``); no label is given;
 - ``unknown``: either novelty score is above its threshold (the sample is unlike the training
   samples of the class it was assigned to, e.g. a tissue the model never saw), whatever the
   probability says;
@@ -30,50 +33,86 @@ from srna_nb.atlas import Atlas
 from srna_nb.calibration import PROBABILITY_FLOOR
 from srna_nb.errors import SrnaInputError, SrnaParameterError
 
-STATUSES = ("confident", "uncertain", "unknown")
+STATUSES = ("confident", "uncertain", "unknown", "low_coverage")
+#: How features missing from a new matrix are filled in (see :func:`model_inputs`).
+IMPUTATIONS = ("mean", "zero")
 
 
 @dataclass
 class FeatureOverlap:
-    """How the bundle's features were found in a new matrix."""
+    """How the bundle's features were found in a new matrix (matched by harmonized miRNA identity)."""
 
     expected: int
     present: int
+    partial: int
     missing: list[str]
     extra: list[str]
+    importance_share: float = 1.0
+    imputation: str = "zero"
 
     @property
     def share(self) -> float:
         return self.present / self.expected if self.expected else 0.0
 
     def describe(self) -> str:
-        return (f"{self.present} of the bundle's {self.expected} sRNAs found ({self.share:.1%}); "
-                f"{len(self.missing)} missing, filled with 0 (not detected); "
-                f"{len(self.extra)} sRNAs of the input that the bundle does not use were left out")
+        filled = "the training mean" if self.imputation == "mean" else "0 (not detected)"
+        return (f"{self.present} of the bundle's {self.expected} sRNAs found ({self.share:.1%}"
+                f"{f', {self.partial} of them only in part' if self.partial else ''}), carrying "
+                f"{self.importance_share:.1%} of the model's input importance; {len(self.missing)} missing, "
+                f"filled with {filled}; {len(self.extra)} sRNAs of the input that the bundle does not use were left out")
 
 
-def align_features(atlas: Atlas, features: list[str], min_overlap: float = 0.5) -> tuple[np.ndarray, FeatureOverlap]:
-    """The atlas' values in the bundle's feature order; missing features filled with zeros.
+def align_features(atlas: Atlas, features: list[str], min_overlap: float = 0.5, input_scale: str | None = None,
+                   importance=None, imputation: str = "zero") -> tuple[np.ndarray, FeatureOverlap]:
+    """The atlas' values in the bundle's feature order and on the bundle's input scale.
 
-    Zero is the value of an undetected sRNA in every input scale (counts, RPM, log2(RPM+1)). For
-    counts, library sizes (RPM) are then computed over the bundle's features, as in training.
+    Features are matched by what they count (:func:`srna_nb.names.feature_matrix`): old and new
+    names of one miRNA match, and a merged feature of the bundle (``a/b``) is the sum of the
+    input's ``a`` and ``b``. Values are converted to ``input_scale`` (default: the atlas' own):
+    any of counts, RPM and log2-RPM converts to any other. Missing features are 0 here (the value
+    of an undetected sRNA on every scale); :func:`model_inputs` applies the bundle's imputation.
     """
-    names = list(map(str, atlas.features.index))
-    position = {name: i for i, name in enumerate(names)}
-    source = np.array([position.get(name, -1) for name in features])
-    found = source >= 0
+    from srna_nb.names import feature_matrix
+    from srna_nb.preprocessing import from_linear, to_linear
+
+    input_scale = input_scale or atlas.value_kind
+    weights, coverage = feature_matrix(features, list(map(str, atlas.features.index)))
+    found = coverage > 0
+    used = weights.any(axis=1)
+    importance = np.ones(len(features)) if importance is None else np.asarray(importance, dtype=np.float64)
     overlap = FeatureOverlap(
-        expected=len(features), present=int(found.sum()),
-        missing=[f for f, ok in zip(features, found) if not ok], extra=sorted(set(names) - set(features)),
+        expected=len(features), present=int(found.sum()), partial=int(((coverage > 0) & (coverage < 1)).sum()),
+        missing=[f for f, ok in zip(features, found) if not ok],
+        extra=[name for name, use in zip(map(str, atlas.features.index), used) if not use],
+        importance_share=float(importance[found].sum() / importance.sum()) if importance.sum() > 0 else float(found.mean()),
+        imputation=imputation,
     )
     if overlap.share < min_overlap:
         raise SrnaInputError(
             f"{atlas.source}: only {overlap.present} of the bundle's {overlap.expected} sRNAs ({overlap.share:.1%}) are in "
             f"the matrix, below the minimum overlap of {min_overlap:.0%} (different annotation or species?)"
         )
-    X = np.zeros((atlas.n_samples, len(features)), dtype=np.float32)
-    X[:, found] = atlas.counts[:, source[found]]
+    linear = to_linear(atlas.counts, atlas.value_kind, to_rpm=input_scale != "counts")
+    X = from_linear(linear[:, used] @ weights[used], input_scale).astype(np.float32)
     return X, overlap
+
+
+def model_inputs(bundle, X: np.ndarray, overlap: FeatureOverlap) -> np.ndarray:
+    """The classifier's inputs for aligned values: preprocessing, then the bundle's imputation.
+
+    ``mean`` imputation sets a missing feature to its training mean at the classifier's input
+    (0 after standardization), so it pulls no class either way; ``zero`` leaves it "not detected".
+    """
+    Z = np.array(bundle.pipeline[:-1].transform(X), dtype=np.float32)
+    if overlap.imputation == "mean" and overlap.missing:
+        preprocess = bundle.pipeline[0]
+        if preprocess.steps[-1][0] != "scale":
+            raise SrnaInputError("mean imputation needs a standardizing preprocessor")
+        kept = np.flatnonzero(preprocess.named_steps["detected"].support_)
+        missing = set(overlap.missing)
+        columns = [position for position, feature in enumerate(np.asarray(bundle.features, dtype=object)[kept]) if feature in missing]
+        Z[:, columns] = 0.0
+    return Z
 
 
 def label_table(
@@ -177,22 +216,23 @@ def write_csv_atomically(table: pd.DataFrame, path: str | Path) -> Path:
     return path
 
 
-def check_input_scale(bundle, atlas: Atlas) -> None:
-    """Refuse an atlas whose values are on another scale than the bundle's training data."""
-    if atlas.value_kind != bundle.input_scale:
-        raise SrnaInputError(
-            f"{atlas.source}: values are {atlas.value_kind}, but the bundle was trained on {bundle.input_scale}; "
-            f"load the matrix with value_kind={bundle.input_scale!r} or use a bundle trained on {atlas.value_kind}"
-        )
+def bundle_inputs(bundle, atlas: Atlas, min_overlap: float = 0.5, imputation: str | None = None):
+    """Aligned values, classifier inputs and overlap of ``atlas`` for ``bundle``."""
+    imputation = imputation or getattr(bundle, "imputation", "zero")
+    if imputation not in IMPUTATIONS:
+        raise SrnaParameterError(f"imputation must be one of {', '.join(IMPUTATIONS)}, got {imputation!r}")
+    X, overlap = align_features(atlas, bundle.features, min_overlap, bundle.input_scale,
+                                getattr(bundle, "feature_importance", None), imputation)
+    return X, model_inputs(bundle, X, overlap), overlap
 
 
-def calibrated_proba(bundle, X: np.ndarray) -> np.ndarray:
-    """Calibrated class probabilities (columns in ``bundle.pipeline.classes_`` order) of aligned inputs."""
-    return bundle.calibrator.transform(bundle.pipeline.predict_proba(X))
+def calibrated_proba(bundle, Z: np.ndarray) -> np.ndarray:
+    """Calibrated class probabilities (columns in ``bundle.pipeline.classes_`` order) of classifier inputs."""
+    return bundle.calibrator.transform(bundle.pipeline[-1].predict_proba(Z))
 
 
 def annotate(bundle, atlas: Atlas, *, min_overlap: float = 0.5, confidence_threshold: float | None = None,
-             verbose: bool = True) -> Annotation:
+             min_coverage: float | None = None, imputation: str | None = None, verbose: bool = True) -> Annotation:
     """Predict ``bundle.target`` for every sample of ``atlas``, with status, annotation and conflicts.
 
     Parameters
@@ -200,22 +240,31 @@ def annotate(bundle, atlas: Atlas, *, min_overlap: float = 0.5, confidence_thres
     bundle
         From :func:`~srna_nb.augment.train_bundle` or :func:`~srna_nb.augment.load_bundle`.
     atlas
-        New samples; its ``value_kind`` must be the bundle's input scale.
+        New samples, on any value scale (converted to the bundle's), names harmonized.
     min_overlap
         Refuse a matrix holding less than this share of the bundle's features.
     confidence_threshold
         Override the bundle's threshold on calibrated probability.
+    min_coverage
+        Below this share of the model's input importance present in the matrix, every sample
+        gets the status ``low_coverage`` and no annotation (default: the bundle's).
+    imputation
+        ``mean`` or ``zero`` for missing features (default: the bundle's; see :func:`model_inputs`).
     """
-    check_input_scale(bundle, atlas)
-    X, overlap = align_features(atlas, bundle.features, min_overlap)
+    _, Z, overlap = bundle_inputs(bundle, atlas, min_overlap, imputation)
     if verbose:
         print(overlap.describe())
-    proba = calibrated_proba(bundle, X)
+    proba = calibrated_proba(bundle, Z)
     classes = list(bundle.pipeline.classes_)
     assigned = np.asarray(classes, dtype=object)[np.argmax(proba, axis=1)]
-    novelty = bundle.novelty.score_samples(bundle.pipeline[:-1].transform(X), assigned)
+    novelty = bundle.novelty.score_samples(Z, assigned)
     threshold = bundle.confidence_threshold if confidence_threshold is None else confidence_threshold
     table = label_table(atlas.samples.index, proba, classes, novelty, bundle.novelty_thresholds, threshold, bundle.class_groups)
+    min_coverage = getattr(bundle, "min_coverage", 0.0) if min_coverage is None else min_coverage
+    if overlap.importance_share < min_coverage:
+        table["status"] = "low_coverage"
+        table["annotation"] = None
+        table["annotation_level"] = None
     if bundle.target in atlas.samples.columns:
         table = flag_conflicts(table, atlas.samples[bundle.target].to_numpy(), proba, classes)
     return Annotation(table, overlap, bundle.target)

@@ -74,6 +74,12 @@ class Bundle:
     summary: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     seed: int = 0
+    #: Per feature: how much the classifier relies on it (see :func:`srna_nb.models.input_importance`).
+    feature_importance: list[float] | None = None
+    #: ``mean`` or ``zero``: how features missing from a new matrix are filled in.
+    imputation: str = "zero"
+    #: Below this share of input importance present in a new matrix, samples are ``low_coverage``.
+    min_coverage: float = 0.0
 
     def conflicts(self) -> pd.DataFrame:
         """Training samples whose cross-fitted confident prediction disagrees with their label."""
@@ -85,6 +91,7 @@ class Bundle:
         """One-column table of what the bundle is and how well it did on held-out studies."""
         rows = {"target": self.target, "model": self.model_name, "classes": len(self.classes), "features": len(self.features),
                 "input scale": self.input_scale, "confidence threshold": self.confidence_threshold,
+                "missing features filled with": self.imputation, "minimum importance coverage": self.min_coverage,
                 "calibration temperature": round(self.calibrator.temperature_, 3), **self.summary, "seed": self.seed}
         return pd.DataFrame({"value": pd.Series({k: _text(v) for k, v in rows.items()}, dtype=object)})
 
@@ -130,6 +137,7 @@ def save_bundle(bundle: Bundle, folder: str | Path, overwrite: bool = False) -> 
             "temperature": bundle.calibrator.temperature_, "novelty_thresholds": list(map(float, bundle.novelty_thresholds)),
             "confidence_threshold": bundle.confidence_threshold, "class_groups": bundle.class_groups,
             "networks": sorted(networks), "summary": bundle.summary, "versions": bundle.versions, "seed": bundle.seed,
+            "feature_importance": bundle.feature_importance, "imputation": bundle.imputation, "min_coverage": bundle.min_coverage,
         }
         meta["files"] = {path.name: _sha256(path) for path in sorted(staging.iterdir())}
         (staging / "bundle.json").write_text(json.dumps(meta, indent=1, default=_json_default))
@@ -188,6 +196,8 @@ def load_bundle(folder: str | Path) -> Bundle:
         out_of_fold=pd.read_csv(folder / "out_of_fold.csv", keep_default_na=False, na_values=[""]),
         calibration=pd.read_csv(folder / "calibration.csv"),
         summary=meta["summary"], versions=meta["versions"], seed=meta["seed"],
+        feature_importance=meta.get("feature_importance"), imputation=meta.get("imputation", "zero"),
+        min_coverage=meta.get("min_coverage", 0.0),
     )
 
 

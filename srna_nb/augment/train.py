@@ -26,7 +26,7 @@ from srna_nb.augment.bundle import Bundle, package_versions
 from srna_nb.calibration import TemperatureScaler, expected_calibration_error, reliability_table
 from srna_nb.errors import SrnaParameterError
 from srna_nb.evaluation import evaluate, split_indices
-from srna_nb.models import make_model
+from srna_nb.models import input_importance, make_model
 from srna_nb.novelty import NoveltyScorer
 from srna_nb.targets import prepare_target
 
@@ -47,6 +47,8 @@ def train_bundle(
     age_bins=None,
     where=None,
     min_share: float = 0.01,
+    imputation: str = "mean",
+    min_coverage: float = 0.5,
     seed: int = 0,
     progress: bool = True,
 ) -> Bundle:
@@ -73,6 +75,11 @@ def train_bundle(
         Share of held-out in-distribution samples the novelty thresholds flag as ``unknown``.
     min_class_size, min_studies, age_bins, where
         Passed to :func:`~srna_nb.targets.prepare_target`.
+    imputation
+        How :func:`~srna_nb.augment.annotate` fills features a new matrix lacks: ``mean`` (the
+        training mean at the classifier's input) or ``zero`` (not detected).
+    min_coverage
+        Share of the model's input importance a new matrix must hold for labels to be given.
     """
     if not 0 < unknown_rate < 1:
         raise SrnaParameterError(f"unknown_rate must be between 0 and 1, got {unknown_rate}")
@@ -116,6 +123,8 @@ def train_bundle(
         novelty_thresholds=[float(t) for t in thresholds], confidence_threshold=confidence_threshold,
         class_groups=class_groups, out_of_fold=out_of_fold, calibration=calibration, summary=summary,
         versions=package_versions(), seed=seed,
+        feature_importance=[float(v) for v in input_importance(final, len(data.feature_names))],
+        imputation=imputation, min_coverage=min_coverage,
     )
 
 

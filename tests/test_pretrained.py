@@ -1,0 +1,66 @@
+"""Shipped models load, pass their checksums, carry a model card and predict (real samples when present)."""
+
+from __future__ import annotations
+
+import shutil
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from srna_nb.atlas import Atlas
+from srna_nb.augment import annotate, list_models, load_bundle, load_model, model_card
+from srna_nb.augment.pretrained import model_names
+from srna_nb.cli import main
+from srna_nb.errors import SrnaInputError, SrnaParameterError
+
+SHIPPED = Path(str(resources.files("srna_nb").joinpath("pretrained")))
+
+
+def test_models_are_listed_with_cards_and_stay_small(capsys):
+    assert "organ_atlas" in model_names()
+    table = list_models()
+    assert {"name", "target", "classes", "held-out-study accuracy", "cross-atlas accuracy"} <= set(table.columns)
+    for name in model_names():
+        card = model_card(name)
+        for key in ("training sets", "classes", "naming", "versions", "built"):
+            assert card[key], (name, key)
+        assert all("licence" in entry for entry in card["training sets"].values())
+        assert all(row["samples"] >= 10 and row["studies"] >= 2 for row in card["classes"].values())
+        assert (SHIPPED / name / "MODEL_CARD.md").is_file()
+    assert sum(p.stat().st_size for p in SHIPPED.rglob("*") if p.is_file()) < 20e6
+    assert main(["models"]) == 0 and "organ_atlas" in capsys.readouterr().out
+
+
+def test_unknown_model_name_is_one_line():
+    with pytest.raises(SrnaParameterError, match=r"no shipped model 'nope'; shipped: .*organ_atlas"):
+        load_model("nope")
+
+
+def test_a_shipped_model_refuses_altered_files(tmp_path):
+    copy = shutil.copytree(SHIPPED / "organ_atlas", tmp_path / "organ_atlas")
+    load_bundle(copy)  # an unaltered copy loads
+    (copy / "out_of_fold.csv").write_text("sample_id\nX\n")
+    with pytest.raises(SrnaInputError, match="altered since the bundle was saved"):
+        load_bundle(copy)
+
+
+@pytest.mark.parametrize("value_kind", ["counts", "rpm", "log2_rpm"])
+def test_shipped_model_predicts_its_training_profiles_on_any_scale(value_kind):
+    """Class-mean profiles of the model's own training data, rebuilt from the novelty scorer, come back as their class."""
+    bundle = load_model("organ_atlas")
+    # A synthetic sample per class: the training mean of every feature at the classifier's input,
+    # mapped back through the standardization and log/RPM steps to linear RPM values.
+    preprocess = bundle.pipeline[0]
+    kept = preprocess.named_steps["detected"].support_
+    scaler = preprocess.named_steps["scale"]
+    profiles = bundle.novelty.means_ * scaler.scale_ + scaler.mean_  # log2(RPM + 1) of kept features
+    rpm = np.zeros((len(bundle.classes), len(bundle.features)))
+    rpm[:, kept] = np.maximum(np.exp2(profiles) - 1, 0)
+    values = {"counts": np.round(rpm * 5), "rpm": rpm, "log2_rpm": np.log2(rpm + 1)}[value_kind]
+    atlas = Atlas(values, pd.DataFrame(index=pd.Index([f"s{i}" for i in range(len(values))], name="sample_id")),
+                  pd.DataFrame({"rna_class": "miRNA"}, index=pd.Index(bundle.features, name="feature")), value_kind=value_kind)
+    table = annotate(bundle, atlas, verbose=False).table
+    assert (table["predicted"].to_numpy() == np.asarray(bundle.novelty.classes_)).mean() >= 0.9
