@@ -191,3 +191,29 @@ def test_predict_command_fails_cleanly_and_keeps_the_old_output(problem, saved, 
     assert error.startswith("srna-nb: error: ") and error.count("\n") == 1, error
     assert out.read_text() == "previous results\n"
     assert not list(tmp_path.glob(".*partial"))
+
+
+def test_train_command_makes_a_bundle_that_predict_uses(tmp_path, capsys):
+    atlas, _ = simulate_atlas(n_samples=240, seed=2, n_features=200, n_studies=16, tissues=TISSUES[:4])
+    counts = tmp_path / "counts.csv"
+    atlas.to_frame().T.to_csv(counts)
+    atlas.samples.to_csv(tmp_path / "samples.csv")
+    out = tmp_path / "bundle"
+    arguments = ["train", "--counts", str(counts), "--samples", str(tmp_path / "samples.csv"), "--target", "tissue",
+                 "--model", "linear", "--out", str(out)]
+    assert main(arguments) == 0
+    assert "held-out-study accuracy" in capsys.readouterr().out
+    assert set(load_bundle(out).classes) <= set(TISSUES[:4]) and len(load_bundle(out).classes) >= 2
+    assert main(arguments) == 2 and "already exists" in capsys.readouterr().err  # never overwrites
+    bad = arguments[:-1] + [str(tmp_path / "other")]
+    bad[bad.index("tissue")] = "no_such_column"
+    assert main(bad) == 2 and "unknown target 'no_such_column'" in capsys.readouterr().err
+    assert not (tmp_path / "other").exists()
+    # RPM on the command line: the same labels as counts.
+    rpm = tmp_path / "rpm.csv"
+    (atlas.to_frame().T / atlas.to_frame().sum(axis=1) * 1e6).to_csv(rpm)
+    for source, kind in ((counts, "counts"), (rpm, "rpm")):
+        assert main(["predict", "--bundle", str(out), "--counts", str(source), "--value-kind", kind,
+                     "--out", str(tmp_path / f"out_{kind}.csv")]) == 0
+    from_counts, from_rpm = pd.read_csv(tmp_path / "out_counts.csv"), pd.read_csv(tmp_path / "out_rpm.csv")
+    assert len(from_counts) == atlas.n_samples and (from_counts["predicted"] == from_rpm["predicted"]).all()
