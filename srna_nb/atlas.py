@@ -197,7 +197,7 @@ def concat_atlases(atlases: dict[str, "Atlas"], study_column: str = "study") -> 
     for atlas in atlases.values():
         weights, coverage = feature_matrix(targets, list(map(str, atlas.feature_names)))
         complete &= coverage == 1.0
-        blocks.append(atlas.counts.astype(np.float64) @ weights)
+        blocks.append(np.asarray(atlas.counts.astype(np.float64) @ weights))
     sheets = []
     for name, atlas in atlases.items():
         sheet = atlas.samples.copy()

@@ -38,6 +38,7 @@ from importlib import resources
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 __all__ = ["NAME_STATUSES", "harmonize_names", "feature_matrix", "describe_mapping", "mirna_name_table"]
 
@@ -210,28 +211,43 @@ def feature_identities(features) -> list[frozenset[str]]:
     return [frozenset(members.split(";")) for members in harmonize_names(features)["members"]]
 
 
-def feature_matrix(targets, available) -> tuple[np.ndarray, np.ndarray]:
+def feature_matrix(targets, available) -> tuple[sparse.csr_matrix, np.ndarray]:
     """How to build ``targets`` features from ``available`` ones.
 
-    Returns ``(weights, coverage)``: ``weights`` is an ``(n_available, n_targets)`` 0/1 matrix such
-    that ``X_available @ weights`` has the target features (an available feature adds into the
-    target whose identity contains its own; a merged target is the sum of its members), and
-    ``coverage`` is the share of each target's accessions that the available features provide
-    (1.0: fully present; 0: missing).
+    Returns ``(weights, coverage)``: ``weights`` is a sparse ``(n_available, n_targets)`` 0/1
+    matrix such that ``X_available @ weights`` has the target features, and ``coverage`` is the
+    share of each target's members that the available features provide (1.0: fully present;
+    0: missing). Names that are equal match first, as they are; the rest match by identity: an
+    available feature adds into the target whose members contain its own (old and new names of
+    one miRNA meet, and a merged target ``a/b`` is the sum of ``a`` and ``b``).
     """
-    target_ids, available_ids = feature_identities(targets), feature_identities(available)
+    targets, available = [str(t) for t in targets], [str(a) for a in available]
+    exact = {name: column for column, name in enumerate(targets)}
+    rows, columns = [], []
+    coverage = np.zeros(len(targets))
+    for row, name in enumerate(available):
+        if name in exact:
+            rows.append(row)
+            columns.append(exact[name])
+            coverage[exact[name]] = 1.0
+    open_targets = [c for c in range(len(targets)) if coverage[c] == 0]
+    open_available = sorted(set(range(len(available))) - set(rows))
+    target_ids = feature_identities([targets[c] for c in open_targets])
+    available_ids = feature_identities([available[r] for r in open_available])
     owner: dict[str, int] = {}
-    for column, ids in sorted(enumerate(target_ids), key=lambda item: len(item[1])):
+    for position, ids in sorted(enumerate(target_ids), key=lambda item: len(item[1])):
         for member in ids:
-            owner.setdefault(member, column)  # the most specific target owns an accession
-    weights = np.zeros((len(available_ids), len(target_ids)), dtype=np.float32)
+            owner.setdefault(member, position)  # the most specific target owns a member
     covered: list[set[str]] = [set() for _ in target_ids]
-    for row, ids in enumerate(available_ids):
-        columns = {owner.get(member) for member in ids}
-        if len(columns) == 1 and None not in columns:
-            column = columns.pop()
-            if ids <= target_ids[column]:
-                weights[row, column] = 1.0
-                covered[column] |= ids
-    coverage = np.array([len(c) / len(t) for c, t in zip(covered, target_ids)])
+    for row, ids in zip(open_available, available_ids):
+        positions = {owner.get(member) for member in ids}
+        if len(positions) == 1 and None not in positions:
+            position = positions.pop()
+            if ids <= target_ids[position]:
+                rows.append(row)
+                columns.append(open_targets[position])
+                covered[position] |= ids
+    for position, (done, ids) in enumerate(zip(covered, target_ids)):
+        coverage[open_targets[position]] = len(done) / len(ids)
+    weights = sparse.csr_matrix((np.ones(len(rows), dtype=np.float64), (rows, columns)), shape=(len(available), len(targets)))
     return weights, coverage

@@ -78,7 +78,7 @@ def align_features(atlas: Atlas, features: list[str], min_overlap: float = 0.5, 
     input_scale = input_scale or atlas.value_kind
     weights, coverage = feature_matrix(features, list(map(str, atlas.features.index)))
     found = coverage > 0
-    used = weights.any(axis=1)
+    used = np.asarray(weights.sum(axis=1)).ravel() > 0
     importance = np.ones(len(features)) if importance is None else np.asarray(importance, dtype=np.float64)
     overlap = FeatureOverlap(
         expected=len(features), present=int(found.sum()), partial=int(((coverage > 0) & (coverage < 1)).sum()),
@@ -93,7 +93,7 @@ def align_features(atlas: Atlas, features: list[str], min_overlap: float = 0.5, 
             f"the matrix, below the minimum overlap of {min_overlap:.0%} (different annotation or species?)"
         )
     linear = to_linear(atlas.counts, atlas.value_kind, to_rpm=input_scale != "counts")
-    X = from_linear(linear[:, used] @ weights[used], input_scale).astype(np.float32)
+    X = from_linear(np.asarray(linear[:, used] @ weights[used]), input_scale).astype(np.float32)
     return X, overlap
 
 
