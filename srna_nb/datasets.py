@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from srna_nb.atlas import Atlas
 from srna_nb.errors import SrnaParameterError
 from srna_nb.io import load_atlas
 from srna_nb.simulate import SimulationTruth, simulate_atlas
 
 __all__ = [
-    "DATA_SOURCES", "load_dataset", "load_lgrc_lung", "load_microrna_atlas", "load_serum_geo", "load_tissue_atlas2",
+    "DATA_SOURCES", "load_dataset", "load_lgrc_lung", "load_sources", "load_microrna_atlas", "load_serum_geo", "load_tissue_atlas2",
     "simulate_atlas", "SimulationTruth",
 ]
 
@@ -48,13 +50,17 @@ def load_tissue_atlas2(directory: str | Path, verbose: bool = True) -> Atlas:
 
     ``directory`` holds ``counts.csv.gz`` (features x samples) and ``samples.csv`` (``sample``,
     ``organ``, ``subtissue``, ``donor``). The donor is the study column (one study; the donor is
-    the only grouping). Adds ``organ_harmonized``: the microRNA atlas' organ name where both
-    atlases hold the organ (:data:`TISSUE_ATLAS2_ORGANS`), else missing.
+    the only grouping). ``organ`` is reconciled with the microRNA atlas: its organ name where
+    both atlases hold the organ (:data:`TISSUE_ATLAS2_ORGANS`), else the atlas' own name
+    capitalized; ``ta2_organ`` keeps the published name.
     """
     directory = Path(directory)
     atlas = load_atlas(directory / "counts.csv.gz", directory / "samples.csv", id_column="sample", study_column="donor",
                        value_kind="counts", verbose=verbose)
-    atlas.samples["organ_harmonized"] = atlas.samples["organ"].map(TISSUE_ATLAS2_ORGANS).astype(object)
+    published = atlas.samples["organ"].astype(object)
+    atlas.samples["ta2_organ"] = published
+    atlas.samples["organ"] = published.map(TISSUE_ATLAS2_ORGANS).where(published.isin(list(TISSUE_ATLAS2_ORGANS)),
+                                                                       published.str.capitalize()).astype(object)
     return atlas
 
 
@@ -129,6 +135,26 @@ def load_serum_geo(directory: str | Path, study: str, verbose: bool = True) -> A
     sheet.index.name = "sample_id"
     return load_atlas(directory / f"{study}.csv.gz", sheet, study_column="study", join="inner", value_kind="counts",
                       verbose=verbose)
+
+
+def load_sources(specs: dict[str, dict], verbose: bool = True) -> dict[str, Atlas]:
+    """Several atlases by name, each from a :func:`load_dataset` specification.
+
+    ``specs`` maps a name to the keyword arguments of :func:`load_dataset` (``source``, ``path``,
+    ``seed`` ...) plus an optional ``where`` (column -> allowed values) that keeps only matching
+    samples, e.g. ``{"microrna_atlas": {"source": "microrna_atlas", "path": "...", "where":
+    {"sample_category": ["tissue"]}}}``.
+    """
+    atlases = {}
+    for name, spec in specs.items():
+        spec = dict(spec)
+        where = spec.pop("where", None) or {}
+        atlas, _ = load_dataset(verbose=verbose, **spec)
+        keep = np.ones(atlas.n_samples, dtype=bool)
+        for column, allowed in where.items():
+            keep &= atlas.labels(column).isin([allowed] if isinstance(allowed, str) else list(allowed)).to_numpy()
+        atlases[name] = atlas.subset(samples=keep) if not keep.all() else atlas
+    return atlases
 
 
 def load_dataset(

@@ -13,14 +13,9 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import shutil
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-from sklearn.metrics import accuracy_score, balanced_accuracy_score
 from threadpoolctl import threadpool_limits
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,7 +23,8 @@ sys.path.insert(0, str(ROOT))
 
 from srna_nb import datasets  # noqa: E402
 from srna_nb.atlas import concat_atlases  # noqa: E402
-from srna_nb.augment import annotate, save_bundle, train_bundle  # noqa: E402
+from srna_nb.augment import save_bundle, train_bundle  # noqa: E402
+from srna_nb.augment.cross import cross_atlas_study  # noqa: E402
 from srna_nb.augment.bundle import package_versions  # noqa: E402
 
 MODELS_DIR = ROOT / "srna_nb" / "pretrained"
@@ -38,49 +34,21 @@ LICENCES = {
 }
 
 
-def organ_atlases(shared: Path) -> dict:
-    """Tissue samples of both atlases with one ``organ`` vocabulary (the microRNA atlas' names)."""
-    first = datasets.load_microrna_atlas(shared / "microrna_atlas")
-    first = first.subset(samples=(first.samples["sample_category"] == "tissue").to_numpy())
-    second = datasets.load_tissue_atlas2(shared / "mirna_tissue_atlas2")
-    second.samples["organ"] = second.samples["organ_harmonized"].where(
-        second.samples["organ_harmonized"].notna(), second.samples["organ"].str.capitalize())
-    return {"microrna_atlas": first, "tissue_atlas2": second}
-
-
-def cross_atlas(atlases: dict, model: str, seed: int) -> pd.DataFrame:
-    """Train on one atlas, annotate the other's samples of shared organs; both directions."""
-    rows = []
-    names = list(atlases)
-    for train_name, test_name in ((names[0], names[1]), (names[1], names[0])):
-        bundle = train_bundle(atlases[train_name], "organ", model, min_studies=2, seed=seed, progress=False)
-        test = atlases[test_name]
-        shared = test.samples["organ"].isin(bundle.classes).to_numpy()
-        test = test.subset(samples=shared)
-        truth = test.samples["organ"].to_numpy(dtype=object)
-        for imputation in ("mean", "zero"):
-            table = annotate(bundle, test, imputation=imputation, verbose=False).table
-            predicted = table["predicted"].to_numpy(dtype=object)
-            confident = (table["status"] == "confident").to_numpy()
-            rows.append({
-                "direction": f"{train_name} -> {test_name}", "model": model, "seed": seed, "imputation": imputation,
-                "samples": len(truth), "classes": len(set(truth)),
-                "accuracy": accuracy_score(truth, predicted), "balanced accuracy": balanced_accuracy_score(truth, predicted),
-                "confident share": confident.mean(),
-                "confident accuracy": (predicted[confident] == truth[confident]).mean() if confident.any() else np.nan,
-            })
-    return pd.DataFrame(rows)
+#: The tissue atlases behind the organ model, as :func:`srna_nb.datasets.load_sources` specifications.
+def organ_sources(shared: Path) -> dict:
+    return {
+        "microrna_atlas": {"source": "microrna_atlas", "path": shared / "microrna_atlas", "where": {"sample_category": ["tissue"]}},
+        "tissue_atlas2": {"source": "mirna_tissue_atlas2", "path": shared / "mirna_tissue_atlas2"},
+    }
 
 
 def build_organ_model(shared: Path, model: str, seeds: int) -> dict:
-    atlases = organ_atlases(shared)
-    started = time.time()
-    measured = pd.concat([cross_atlas(atlases, model, seed) for seed in range(seeds)], ignore_index=True)
-    by = measured.groupby(["direction", "imputation"])[["accuracy", "balanced accuracy", "confident share", "confident accuracy"]]
-    summary = by.mean().round(3).join(by.std().round(3), rsuffix=" sd")
-    print(f"cross-atlas organ, {model}, {seeds} seeds (mean, sd):\n{summary.to_string()}\n")
-    imputation = summary.xs("mean", level="imputation")["accuracy"].mean() >= summary.xs("zero", level="imputation")["accuracy"].mean()
-    imputation = "mean" if imputation else "zero"
+    atlases = datasets.load_sources(organ_sources(shared))
+    study = cross_atlas_study(atlases, "organ", {model: {}}, seeds=tuple(range(seeds)))
+    summary = study.summary()
+    print(f"cross-atlas organ, {model}, {seeds} seeds (mean, sd):\n{summary.round(3).to_string()}\n")
+    by_imputation = summary.groupby(level="imputation")["accuracy"].mean()
+    imputation = "mean" if by_imputation["mean"] >= by_imputation["zero"] else "zero"
 
     combined = concat_atlases(atlases)
     bundle = train_bundle(combined, "organ", model, min_studies=2, seed=0, imputation=imputation, progress=False)
@@ -100,7 +68,7 @@ def build_organ_model(shared: Path, model: str, seeds: int) -> dict:
         "held-out-study balanced accuracy": round(bundle.summary["held-out balanced accuracy"], 3),
         "cross-atlas (train on one atlas, annotate the other's shared organs; mean over seeds)": {
             f"{direction}, missing features = {imp}": {k: round(float(v), 3) for k, v in row.items()}
-            for (direction, imp), row in summary.iterrows()},
+            for (direction, _, imp), row in summary.iterrows()},
         "imputation": imputation, "seeds for cross-atlas figures": seeds,
         "versions": package_versions(), "built": datetime.date.today().isoformat(),
         "build command": "python tools/build_models.py",

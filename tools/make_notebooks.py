@@ -498,4 +498,92 @@ reports.save_key_figures(output_dir, measure.key_figures(bundle, annotation, tru
 '''),
     ],
 )
+write(
+    "05_cross_atlas",
+    [
+        md("""
+# Cross-atlas annotation: a model meets another atlas
+
+Public samples come from studies a model has never seen, usually quantified by another pipeline.
+Here a bundle is trained on each atlas in turn (calibration and abstention thresholds from its own
+study-held-out folds) and annotates the other atlas' samples of the classes both hold; the other
+atlas' own labels are the truth. Feature names are harmonized to miRBase 22 when the atlases are
+loaded; features the other atlas lacks are filled in by the rule given (`mean`: the training mean
+at the classifier's input; `zero`: not detected).
+"""),
+        parameters('''
+# Atlases by name: keyword arguments of srna_nb.datasets.load_dataset, plus an optional "where"
+# (column -> allowed values) that keeps only matching samples. Default: the simulated atlas split
+# by library kit (same biology, a shift like another pipeline's).
+atlas_sources = {
+    "truseq": {"source": "simulated", "where": {"library_prep": ["Illumina TruSeq Small RNA"]}},
+    "nebnext": {"source": "simulated", "where": {"library_prep": ["NEBNext Small RNA"]}},
+}
+target = "tissue"  # the label both atlases hold, in one vocabulary
+models = {"linear": {}}  # model name -> hyperparameters
+seeds = [0, 1, 2]  # one bundle per seed and direction; figures are means and spreads over seeds
+imputations = ["mean", "zero"]  # how features missing from the other atlas are filled in
+min_class_size = 10
+min_studies = 2
+n_splits = 5  # cross-fitting folds of each bundle
+progress = False
+output_dir = None  # folder for CSV tables (set by `srna-nb run`)
+''' + PARALLEL_PARAMETERS),
+        code('''
+from IPython.display import Markdown, display
+
+import pandas as pd
+
+from srna_nb import datasets, overview, parallel, plots, reports
+from srna_nb.augment import cross
+
+atlases = datasets.load_sources(atlas_sources, verbose=progress)
+for name, atlas in atlases.items():
+    display(Markdown(f"**{name}**: {atlas.n_samples} samples x {atlas.n_features} features. " + overview.source_note(atlas)))
+simulated = any(atlas.simulated for atlas in atlases.values())
+'''),
+        md("## Feature names, harmonized to miRBase 22 (rows of each input)"),
+        code("cross.mapping_summary(atlases)"),
+        md("""
+## Accuracy on the other atlas
+
+Mean over seeds (sd: spread over seeds). *Confident*: calibrated probability at least the
+bundle's threshold; *coverage*: share of the model's features, and of its input importance,
+that the other atlas holds.
+"""),
+        code('''
+with parallel.use(backend, scheduler, n_jobs):
+    study = cross.cross_atlas_study(atlases, target, models, seeds=tuple(seeds), imputations=tuple(imputations),
+                                    min_class_size=min_class_size, min_studies=min_studies, n_splits=n_splits,
+                                    progress=progress)
+study.summary().style.format(precision=3)
+'''),
+        md("## How the features matched (first seed)"),
+        code('''
+for direction, overlap in study.overlaps.items():
+    display(Markdown(f"**{direction}**: {overlap.describe()}."))
+'''),
+        md("""
+## Reliability of calibrated probabilities on the other atlas
+
+Calibration was fitted on the training atlas' own held-out studies; these points show whether it
+holds on another atlas (first seed and imputation).
+"""),
+        code('''
+for direction, part in study.reliability.groupby(["direction", "model"], sort=False):
+    plots.reliability_diagram(part.assign(probabilities="calibrated, other atlas"), title=" ".join(direction),
+                              simulated=simulated)
+'''),
+        md("## Predictions against the other atlas' labels (first seed)"),
+        code('''
+for direction, table in study.annotations.items():
+    display(Markdown(f"**{direction}**: rows are the other atlas' labels, columns the predictions"))
+    display(pd.crosstab(table["truth"], table["predicted"]))
+'''),
+        code('''
+written = study.write(output_dir)  # CSV tables (nothing when output_dir is None)
+reports.save_key_figures(output_dir, study.key_figures())
+'''),
+    ],
+)
 print("notebooks written", file=sys.stderr)

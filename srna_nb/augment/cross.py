@@ -1,0 +1,169 @@
+"""Cross-atlas annotation: train a bundle on one atlas, annotate another atlas' samples, both directions.
+
+This is what a researcher does with public data: the model meets samples from other studies and,
+usually, another quantification pipeline. For each ordered pair of atlases, a bundle is trained
+on the first (calibration and thresholds from its own study-held-out folds) and annotates the
+second atlas' samples of the classes both hold; the truth is the second atlas' own label.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
+
+from srna_nb.atlas import Atlas
+from srna_nb.augment.annotate import FeatureOverlap, annotate, bundle_inputs, calibrated_proba, write_csv_atomically
+from srna_nb.augment.train import train_bundle
+from srna_nb.calibration import reliability_table
+
+#: Columns of :attr:`CrossAtlasStudy.scores` that are averaged over seeds.
+SCORE_COLUMNS = ("accuracy", "balanced accuracy", "macro F1", "confident share", "confident accuracy",
+                 "low-coverage share", "feature coverage", "importance coverage")
+
+
+@dataclass
+class CrossAtlasStudy:
+    """Result of :func:`cross_atlas_study`."""
+
+    target: str
+    scores: pd.DataFrame
+    reliability: pd.DataFrame
+    annotations: dict[str, pd.DataFrame] = field(default_factory=dict)
+    overlaps: dict[str, FeatureOverlap] = field(default_factory=dict)
+
+    def summary(self) -> pd.DataFrame:
+        """Mean and standard deviation over seeds, per direction, model and imputation."""
+        keys = ["direction", "model", "imputation"]
+        grouped = self.scores.groupby(keys, sort=False)[list(SCORE_COLUMNS)]
+        mean, spread = grouped.mean(), grouped.std(ddof=0)
+        table = mean.copy()
+        for column in ("accuracy", "balanced accuracy", "confident accuracy"):
+            table.insert(table.columns.get_loc(column) + 1, f"{column} sd", spread[column])
+        table.insert(0, "seeds", grouped.size())
+        return table
+
+    def key_figures(self) -> dict[str, str]:
+        """Headline figures per direction (first model and imputation listed), for the report index."""
+        figures = {}
+        for (direction, model, imputation), row in self.summary().iterrows():
+            if f"{direction}: accuracy" in figures:
+                continue
+            figures[f"{direction}: accuracy"] = f"{row['accuracy']:.3f} ({model}, missing = {imputation})"
+            figures[f"{direction}: confident share / accuracy"] = (
+                f"{row['confident share']:.2f} / " + ("-" if np.isnan(row["confident accuracy"]) else f"{row['confident accuracy']:.3f}"))
+        return figures
+
+    def write(self, output_dir: str | Path | None) -> list[Path]:
+        """CSV tables (scores, summary, reliability, annotations) and key figures; nothing when ``output_dir`` is None."""
+        if output_dir is None:
+            return []
+        output_dir = Path(output_dir)
+        written = [write_csv_atomically(self.scores, output_dir / "cross_atlas_scores.csv"),
+                   write_csv_atomically(self.summary().reset_index(), output_dir / "cross_atlas_summary.csv"),
+                   write_csv_atomically(self.reliability, output_dir / "cross_atlas_reliability.csv")]
+        for direction, table in self.annotations.items():
+            written.append(write_csv_atomically(table, output_dir / f"annotated_{_slug(direction)}.csv"))
+        return written
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in text).strip("_")
+
+
+def cross_atlas_study(
+    atlases: dict[str, Atlas],
+    target: str,
+    models: dict[str, dict] | None = None,
+    *,
+    seeds=(0, 1, 2),
+    imputations=("mean", "zero"),
+    min_class_size: int = 10,
+    min_studies: int = 2,
+    n_splits: int = 5,
+    progress: bool = False,
+) -> CrossAtlasStudy:
+    """Train on each atlas, annotate every other atlas' samples of the shared classes.
+
+    Parameters
+    ----------
+    atlases
+        Name -> Atlas; each has a ``target`` column with one vocabulary across atlases.
+    target
+        The label to predict (e.g. ``organ``).
+    models
+        Model name -> hyperparameters (default: ``{"linear": {}}``).
+    seeds
+        One bundle per seed (the model's and the cross-fitting's seed); scores keep every seed.
+    imputations
+        How missing features are filled in when annotating (each is scored).
+    min_class_size, min_studies, n_splits
+        Passed to :func:`~srna_nb.augment.train_bundle`.
+
+    Returns
+    -------
+    CrossAtlasStudy
+        Scores per direction x model x seed x imputation; the reliability of calibrated
+        probabilities on the other atlas (first seed, first imputation) and its annotated table.
+    """
+    models = models or {"linear": {}}
+    rows, reliability, annotations, overlaps = [], [], {}, {}
+    for train_name, train_atlas in atlases.items():
+        for test_name, test_atlas in atlases.items():
+            if test_name == train_name:
+                continue
+            direction = f"{train_name} -> {test_name}"
+            for model, params in models.items():
+                for seed in seeds:
+                    bundle = train_bundle(train_atlas, target, model, params, min_class_size=min_class_size,
+                                          min_studies=min_studies, n_splits=n_splits, seed=seed, progress=progress)
+                    labels = test_atlas.labels(target)
+                    test = test_atlas.subset(samples=labels.isin(bundle.classes).to_numpy())
+                    truth = test.labels(target).to_numpy(dtype=object)
+                    for imputation in imputations:
+                        annotation = annotate(bundle, test, imputation=imputation, verbose=False)
+                        rows.append({"direction": direction, "model": model, "seed": seed, "imputation": imputation,
+                                     "samples": len(truth), "classes": len(set(truth)),
+                                     **_scores(annotation, truth)})
+                        first = seed == seeds[0] and imputation == imputations[0]
+                        if first:
+                            _, inputs, _ = bundle_inputs(bundle, test, imputation=imputation)
+                            proba = calibrated_proba(bundle, inputs)
+                            table = reliability_table(proba, np.searchsorted(bundle.pipeline.classes_, truth))
+                            reliability.append(table.assign(direction=direction, model=model))
+                            annotations[f"{direction} ({model})"] = annotation.table.assign(truth=truth)
+                            overlaps[f"{direction} ({model})"] = annotation.overlap
+    return CrossAtlasStudy(target, pd.DataFrame(rows), pd.concat(reliability, ignore_index=True), annotations, overlaps)
+
+
+def _scores(annotation, truth: np.ndarray) -> dict[str, float]:
+    table = annotation.table
+    predicted = table["predicted"].to_numpy(dtype=object)
+    confident = (table["status"] == "confident").to_numpy()
+    return {
+        "accuracy": accuracy_score(truth, predicted),
+        "balanced accuracy": balanced_accuracy_score(truth, predicted),
+        "macro F1": f1_score(truth, predicted, average="macro", labels=sorted(set(truth))),
+        "confident share": float(confident.mean()),
+        "confident accuracy": float((predicted[confident] == truth[confident]).mean()) if confident.any() else np.nan,
+        "low-coverage share": float((table["status"] == "low_coverage").mean()),
+        "feature coverage": annotation.overlap.share,
+        "importance coverage": annotation.overlap.importance_share,
+    }
+
+
+def mapping_summary(atlases: dict[str, Atlas]) -> pd.DataFrame:
+    """Atlas x name status: how each atlas' feature names were harmonized (rows of the input)."""
+    from srna_nb.names import NAME_STATUSES, harmonize_names
+
+    counts = {}
+    for name, atlas in atlases.items():
+        mapping = atlas.provenance.get("name_mapping")
+        if mapping is None:  # e.g. the simulator's names: harmonize them here, as a loader would
+            mapping = harmonize_names(list(atlas.feature_names))
+        counts[name] = mapping["status"].value_counts().reindex(list(NAME_STATUSES), fill_value=0)
+        counts[name]["rows summed"] = int(len(mapping) - mapping["members"].nunique())
+    return pd.DataFrame(counts).T
