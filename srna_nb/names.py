@@ -103,16 +103,25 @@ def _variants(name: str) -> list[str]:
     return list(dict.fromkeys(variants))
 
 
-def _by_arm_rule(name: str, index: _Index) -> str | None:
-    """The ambiguity rule for an unrecorded armless (or star) name whose miRNA now has arms."""
+def _by_arm_rule(name: str, index: _Index) -> tuple[str | None, str]:
+    """(accession, status) of an unrecorded armless or star name whose miRNA now has arms.
+
+    When miRBase recorded the partner name (``X*`` for ``X``, or ``X`` for ``X*``), the name means
+    the other arm (``renamed``); otherwise the ambiguity rule: the plain name means the arm
+    registered first (lower MIMAT accession), the star name the other (``ambiguous``).
+    """
     star = name.endswith("*")
     base = name.rstrip("*")
     arms = sorted(a for a in (_lookup(f"{base}-5p", index), _lookup(f"{base}-3p", index)) if a and a not in index.deleted)
+    partner = _lookup(base if star else f"{base}*", index)
     if len(arms) == 1:
-        return arms[0]
-    if len(arms) == 2:
-        return arms[1] if star else arms[0]  # first-registered arm for the plain name, the other for the star
-    return None
+        # The one arm left is the star's partner: the star's own arm is gone from miRBase.
+        return (None, "unknown") if star and partner == arms[0] else (arms[0], "ambiguous")
+    if len(arms) != 2:
+        return None, "unknown"
+    if partner in arms:
+        return arms[1 - arms.index(partner)], "renamed"
+    return (arms[1] if star else arms[0]), "ambiguous"
 
 
 def _split_merged(name: str) -> list[str]:
@@ -130,12 +139,11 @@ def _resolve_one(name: str, index: _Index) -> tuple[str | None, str]:
         if accession:
             exact = position == 0 and variant in index.current_names and index.current[accession] == variant
             return accession, "exact" if exact else "renamed"
-    for variant in _variants(name)[1:] or [name]:
-        accession = _by_arm_rule(variant, index)
+    for variant in _variants(name):
+        accession, status = _by_arm_rule(variant, index)
         if accession:
-            return accession, "ambiguous"
-    accession = _by_arm_rule(name, index)
-    return (accession, "ambiguous") if accession else (None, "unknown")
+            return accession, status
+    return None, "unknown"
 
 
 def harmonize_names(names, accessions=None) -> pd.DataFrame:

@@ -86,3 +86,11 @@ def test_duplicated_non_mirna_rows_are_refused(tmp_path):
     pd.DataFrame({"S1": [1, 2]}, index=pd.Index(["SNORD33", "SNORD33"], name="n")).to_csv(tmp_path / "d.csv")
     with pytest.raises(SrnaInputError, match=r"d.csv: duplicated row name 'SNORD33'"):
         load_atlas(tmp_path / "d.csv", verbose=False)
+
+
+def test_a_recorded_partner_name_decides_the_arm():
+    """hsa-miR-10a (plain) was never recorded, its star was: the plain name is the other arm."""
+    table = harmonize_names(["hsa-miR-10a", "hsa-miR-10a*", "hsa-miR-10a-5p", "hsa-miR-10a-3p"]).set_index("input")
+    assert table.loc["hsa-miR-10a", "accession"] == table.loc["hsa-miR-10a-5p", "accession"]
+    assert table.loc["hsa-miR-10a*", "accession"] == table.loc["hsa-miR-10a-3p", "accession"]
+    assert table.loc["hsa-miR-10a", "status"] == "renamed"
