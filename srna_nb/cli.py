@@ -47,7 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument("--model", help="name of a shipped model (srna-nb models lists them)")
     _data_arguments(predict, samples_required=False)
     predict.add_argument("--out", type=Path, required=True, help="output CSV (written to a temporary file, then renamed)")
-    predict.add_argument("--min-overlap", type=float, default=0.5, help="refuse matrices with fewer of the bundle's sRNAs (default: 0.5)")
+    predict.add_argument("--min-overlap", type=float, default=None,
+                         help="refuse matrices with a smaller share of the bundle's sRNAs (default: 0.1; partial matrices "
+                              "get status low_coverage where they miss too much of what the model relies on)")
     predict.add_argument("--confidence", type=float, default=None, help="override the bundle's confidence threshold")
     predict.add_argument("--imputation", choices=["mean", "zero"], default=None, help="fill missing sRNAs (default: the bundle's)")
     commands.add_parser("models", help="list the pre-trained models shipped with srna_nb")
@@ -92,7 +94,10 @@ def _predict(arguments) -> int:
     bundle = load_model(arguments.model) if arguments.model else load_bundle(arguments.bundle)
     atlas = load_atlas(arguments.counts, arguments.samples, id_column=arguments.id_column, value_kind=arguments.value_kind,
                        orientation=arguments.orientation, join="inner" if arguments.samples else "strict")
-    annotation = annotate(bundle, atlas, min_overlap=arguments.min_overlap, confidence_threshold=arguments.confidence,
+    from srna_nb.augment.annotate import MIN_OVERLAP
+
+    min_overlap = MIN_OVERLAP if arguments.min_overlap is None else arguments.min_overlap
+    annotation = annotate(bundle, atlas, min_overlap=min_overlap, confidence_threshold=arguments.confidence,
                           imputation=arguments.imputation)
     annotation.write(arguments.out)
     counts = annotation.status_counts()["samples"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from srna_nb.datasets import load_dataset, load_microrna_atlas
@@ -114,3 +116,26 @@ def test_cross_pipeline_prediction_with_the_shipped_model(shared_data, tmp_path,
     assert pd.notna(known).sum() > 50
     shared = pd.notna(known)
     assert (from_counts["predicted"].to_numpy()[shared] == known[shared]).mean() > 0.9
+
+
+def test_shipped_organ_model_on_serum_and_csf(shared_data, tmp_path, capsys):
+    """Serum (blood) comes back as Blood; cerebrospinal fluid, a class the model never saw, is mostly not confident."""
+    import pandas as pd
+
+    from srna_nb.cli import main
+
+    assert main(["predict", "--model", "organ_atlas", "--counts", str(shared_data / "serum_geo" / "GSE131695.csv.gz"),
+                 "--out", str(tmp_path / "serum.csv")]) == 0
+    table = pd.read_csv(tmp_path / "serum.csv")
+    fluid = pd.read_csv(shared_data / "serum_geo" / "GSE131695_meta.csv.gz").set_index("Col_names")["Biofluid"]
+    table["fluid"] = fluid.reindex(table["sample_id"]).to_numpy()
+    serum, csf = table[table["fluid"] == "Serum"], table[table["fluid"] == "CSF"]
+    assert (serum["predicted"] == "Blood").mean() > 0.9
+    assert (serum["status"] == "confident").mean() > 0.6 and (serum.loc[serum["status"] == "confident", "predicted"] == "Blood").all()
+    assert (csf["status"] != "confident").mean() >= 0.7
+    out = capsys.readouterr().out
+    assert "of the model's input importance" in out and "Feature names harmonized" in out
+    # The pre-2014 naming study is annotated (not refused) and its coverage reported.
+    assert main(["predict", "--model", "organ_atlas", "--counts", str(shared_data / "serum_geo" / "GSE69579.csv.gz"),
+                 "--out", str(tmp_path / "old.csv")]) == 0
+    assert re.search(r"\d+ of the bundle's \d+ sRNAs found", capsys.readouterr().out)

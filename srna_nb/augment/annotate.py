@@ -34,6 +34,10 @@ from srna_nb.calibration import PROBABILITY_FLOOR
 from srna_nb.errors import SrnaInputError, SrnaParameterError
 
 STATUSES = ("confident", "uncertain", "unknown", "low_coverage")
+#: Default minimum share of a bundle's features a matrix must hold (below: refused as a wrong file
+#: or species). Partial matrices above it are annotated, with ``low_coverage`` where too little of
+#: the model's importance is covered (the bundle's ``min_coverage``).
+MIN_OVERLAP = 0.1
 #: How features missing from a new matrix are filled in (see :func:`model_inputs`).
 IMPUTATIONS = ("mean", "zero")
 
@@ -62,7 +66,7 @@ class FeatureOverlap:
                 f"filled with {filled}; {len(self.extra)} sRNAs of the input that the bundle does not use were left out")
 
 
-def align_features(atlas: Atlas, features: list[str], min_overlap: float = 0.5, input_scale: str | None = None,
+def align_features(atlas: Atlas, features: list[str], min_overlap: float = MIN_OVERLAP, input_scale: str | None = None,
                    importance=None, imputation: str = "zero") -> tuple[np.ndarray, FeatureOverlap]:
     """The atlas' values in the bundle's feature order and on the bundle's input scale.
 
@@ -216,7 +220,7 @@ def write_csv_atomically(table: pd.DataFrame, path: str | Path) -> Path:
     return path
 
 
-def bundle_inputs(bundle, atlas: Atlas, min_overlap: float = 0.5, imputation: str | None = None):
+def bundle_inputs(bundle, atlas: Atlas, min_overlap: float = MIN_OVERLAP, imputation: str | None = None):
     """Aligned values, classifier inputs and overlap of ``atlas`` for ``bundle``."""
     imputation = imputation or getattr(bundle, "imputation", "zero")
     if imputation not in IMPUTATIONS:
@@ -231,7 +235,7 @@ def calibrated_proba(bundle, Z: np.ndarray) -> np.ndarray:
     return bundle.calibrator.transform(bundle.pipeline[-1].predict_proba(Z))
 
 
-def annotate(bundle, atlas: Atlas, *, min_overlap: float = 0.5, confidence_threshold: float | None = None,
+def annotate(bundle, atlas: Atlas, *, min_overlap: float = MIN_OVERLAP, confidence_threshold: float | None = None,
              min_coverage: float | None = None, imputation: str | None = None, verbose: bool = True) -> Annotation:
     """Predict ``bundle.target`` for every sample of ``atlas``, with status, annotation and conflicts.
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from srna_nb.atlas import Atlas
-from srna_nb.augment.annotate import bundle_inputs, calibrated_proba
+from srna_nb.augment.annotate import MIN_OVERLAP, bundle_inputs, calibrated_proba
 from srna_nb.explain.gradients import sample_attributions
 
 
@@ -19,14 +19,14 @@ def _aligned(bundle, atlas: Atlas, sample_ids: Sequence[str] | None, min_overlap
     return Z, pd.Index(chosen.samples.index, name="sample_id")
 
 
-def class_probabilities(bundle, atlas: Atlas, sample_ids: Sequence[str] | None = None, min_overlap: float = 0.5) -> pd.DataFrame:
+def class_probabilities(bundle, atlas: Atlas, sample_ids: Sequence[str] | None = None, min_overlap: float = MIN_OVERLAP) -> pd.DataFrame:
     """Samples x classes: calibrated probabilities (rows in ``sample_ids`` order, or all samples)."""
     Z, ids = _aligned(bundle, atlas, sample_ids, min_overlap)
     return pd.DataFrame(calibrated_proba(bundle, Z), index=ids, columns=pd.Index(bundle.pipeline.classes_, name="class"))
 
 
 def sample_contributions(bundle, atlas: Atlas, sample_ids: Sequence[str], method: str = "integrated_gradients",
-                         min_overlap: float = 0.5, **options) -> pd.DataFrame:
+                         min_overlap: float = MIN_OVERLAP, **options) -> pd.DataFrame:
     """Samples x sRNAs: each sample's attributions to its predicted class (gradient methods; the DL model).
 
     Attributions explain the network's class scores; temperature calibration rescales all scores
