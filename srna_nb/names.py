@@ -12,7 +12,9 @@ Statuses (one per input name):
 
 ``exact``      the name is a current miRBase name
 ``renamed``    a former name, or a spelling variant of one name (copy suffix ``(n)``, missing
-               ``hsa-`` prefix, other capitalization), resolved to one accession
+               ``hsa-`` prefix, other capitalization), resolved to one accession; also an
+               unrecorded armless or star name whose partner name was recorded (it means the
+               other arm)
 ``merged``     a name that counts several miRNAs at once (``a/b``); the feature keeps all of them
 ``ambiguous``  an armless name (``hsa-miR-X`` or ``hsa-miR-X*``) that miRBase never recorded but
                whose miRNA now has two arms. **Rule**: the armless name means the arm miRBase
