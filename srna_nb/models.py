@@ -422,7 +422,8 @@ def make_model(
     name
         ``dl``, ``rf`` or ``linear``.
     params
-        Hyperparameters of the classifier (as in the ``models:`` section of a parameter file).
+        Hyperparameters of the classifier (as in the ``models:`` section of a parameter file),
+        plus ``scaling`` (``standard`` or ``center``) for the preprocessing's last step.
     input_scale, min_share
         Passed to :func:`~srna_nb.preprocessing.make_preprocessor`.
     seed
@@ -431,6 +432,7 @@ def make_model(
     if name not in MODELS:
         raise SrnaParameterError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
     params = dict(params or {})
+    scaling = params.pop("scaling", "standard")
     if "hidden_layers" in params:
         params["hidden_layers"] = tuple(params["hidden_layers"])
     if seed is not None:
@@ -439,4 +441,4 @@ def make_model(
         classifier = MODELS[name](**params)
     except TypeError as error:
         raise SrnaParameterError(f"model {name!r}: {error}") from None
-    return Pipeline([("preprocess", make_preprocessor(input_scale, min_share=min_share)), ("model", classifier)])
+    return Pipeline([("preprocess", make_preprocessor(input_scale, min_share=min_share, scaling=scaling)), ("model", classifier)])

@@ -133,7 +133,11 @@ def from_linear(X: np.ndarray, input_scale: str) -> np.ndarray:
     return np.log2(X + 1.0) if input_scale == "log2_rpm" else X
 
 
-def make_preprocessor(input_scale: str = "counts", min_share: float = 0.01, standardize: bool = True) -> Pipeline:
+#: Per-feature scaling at the end of the chain: z-scores, or centring only (keeps log2 differences).
+SCALINGS = ("standard", "center")
+
+
+def make_preprocessor(input_scale: str = "counts", min_share: float = 0.01, scaling: str = "standard") -> Pipeline:
     """The default preprocessing chain for one input scale.
 
     Parameters
@@ -144,19 +148,23 @@ def make_preprocessor(input_scale: str = "counts", min_share: float = 0.01, stan
     min_share
         Detection filter: keep features with a value above zero (counts/rpm) or above
         log2(1) = 0 (log scale) in at least this share of training samples.
-    standardize
-        Center and scale each feature on the training samples.
+    scaling
+        ``standard``: centre and scale each feature on the training samples (z-scores).
+        ``center``: centre only, so each feature keeps its log2 spread: rarely detected, noisy
+        sRNAs weigh less, which carried over far better to another pipeline's atlas (see
+        docs/design.md). Either way a feature's training mean is 0 at the classifier's input.
     """
     if input_scale not in INPUT_SCALES:
         raise SrnaParameterError(f"input_scale must be one of {INPUT_SCALES}, got {input_scale!r}")
+    if scaling not in SCALINGS:
+        raise SrnaParameterError(f"scaling must be one of {', '.join(SCALINGS)}, got {scaling!r}")
     steps = []
     if input_scale == "counts":
         steps.append(("rpm", LibrarySizeNormalizer()))
     if input_scale in ("counts", "rpm"):
         steps.append(("log2", Log2p()))
     steps.append(("detected", DetectionFilter(min_share=min_share)))
-    if standardize:
-        # In place: its input is always the detection filter's output, a fresh array, so a copy
-        # would only add one more matrix to the peak.
-        steps.append(("scale", StandardScaler(copy=False)))
+    # In place: its input is always the detection filter's output, a fresh array, so a copy
+    # would only add one more matrix to the peak.
+    steps.append(("scale", StandardScaler(copy=False, with_std=scaling == "standard")))
     return Pipeline(steps)

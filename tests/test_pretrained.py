@@ -56,7 +56,8 @@ def test_shipped_model_predicts_its_training_profiles_on_any_scale(value_kind):
     preprocess = bundle.pipeline[0]
     kept = preprocess.named_steps["detected"].support_
     scaler = preprocess.named_steps["scale"]
-    profiles = bundle.novelty.means_ * scaler.scale_ + scaler.mean_  # log2(RPM + 1) of kept features
+    scale = 1.0 if scaler.scale_ is None else scaler.scale_  # centred-only models keep log2 units
+    profiles = bundle.novelty.means_ * scale + scaler.mean_  # log2(RPM + 1) of kept features
     rpm = np.zeros((len(bundle.classes), len(bundle.features)))
     rpm[:, kept] = np.maximum(np.exp2(profiles) - 1, 0)
     values = {"counts": np.round(rpm * 5), "rpm": rpm, "log2_rpm": np.log2(rpm + 1)}[value_kind]

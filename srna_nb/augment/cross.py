@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
+from threadpoolctl import threadpool_limits
 
 from srna_nb.atlas import Atlas
 from srna_nb.augment.annotate import FeatureOverlap, annotate, bundle_inputs, calibrated_proba, write_csv_atomically
@@ -95,7 +96,9 @@ def cross_atlas_study(
     target
         The label to predict (e.g. ``organ``).
     models
-        Model name -> hyperparameters (default: ``{"linear": {}}``).
+        Label -> hyperparameters (default: ``{"linear": {}}``); the label is the model name
+        (``dl``, ``rf``, ``linear``) unless the parameters name it as ``model``, e.g.
+        ``{"linear-centred": {"model": "linear", "scaling": "center"}}``.
     seeds
         One bundle per seed (the model's and the cross-fitting's seed); scores keep every seed.
     imputations
@@ -110,6 +113,12 @@ def cross_atlas_study(
         probabilities on the other atlas (first seed, first imputation) and its annotated table.
     """
     models = models or {"linear": {}}
+    # Single-threaded BLAS: multi-threaded sums differ in the last float64 digits between runs.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _cross_atlas_study(atlases, target, models, seeds, imputations, min_class_size, min_studies, n_splits, progress)
+
+
+def _cross_atlas_study(atlases, target, models, seeds, imputations, min_class_size, min_studies, n_splits, progress):
     rows, reliability, annotations, overlaps = [], [], {}, {}
     for train_name, train_atlas in atlases.items():
         for test_name, test_atlas in atlases.items():
@@ -117,8 +126,10 @@ def cross_atlas_study(
                 continue
             direction = f"{train_name} -> {test_name}"
             for model, params in models.items():
+                params = dict(params)
+                kind = params.pop("model", model)
                 for seed in seeds:
-                    bundle = train_bundle(train_atlas, target, model, params, min_class_size=min_class_size,
+                    bundle = train_bundle(train_atlas, target, kind, params, min_class_size=min_class_size,
                                           min_studies=min_studies, n_splits=n_splits, seed=seed, progress=progress)
                     labels = test_atlas.labels(target)
                     test = test_atlas.subset(samples=labels.isin(bundle.classes).to_numpy())

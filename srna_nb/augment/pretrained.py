@@ -38,7 +38,7 @@ def list_models() -> pd.DataFrame:
     for name in model_names():
         card = model_card(name)
         cross = card.get("cross-atlas (train on one atlas, annotate the other's shared organs; mean over seeds)", {})
-        chosen = {k: v for k, v in cross.items() if k.endswith(f"{card['model']}, missing features = {card.get('imputation')}")}
+        chosen = {k: v for k, v in cross.items() if k.endswith(f"{card.get('candidate', card['model'])}, missing features = {card.get('imputation')}")}
         rows.append({
             "name": name, "target": card["target"], "model": card["model"], "classes": len(card["classes"]),
             "features": card["features"], "training samples": sum(s["samples"] for s in card["training sets"].values()),

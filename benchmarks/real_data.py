@@ -1,0 +1,207 @@
+"""Accuracy where it matters: every model on the real benchmark rows, seed means and spreads, one table.
+
+Rows (each skipped when its data is not in ../shared/data):
+
+- ``microRNA atlas organ, leave-one-study-out``: tissue samples of organs in two or more studies
+  (the ``real`` profile's task);
+- ``microRNA atlas -> TA2`` and ``TA2 -> microRNA atlas``, organ: a bundle trained on one atlas
+  annotates the other's samples of the shared organs (other pipeline); confident share and
+  accuracy from the bundle's calibrated probabilities;
+- ``LGRC lung sex, 5 folds grouped by flow cell``;
+- ``serum sex, GSE131695 -> GSE69579`` and the reverse (other study, other pipeline);
+- ``simulated tissue, 5 grouped folds`` (simulated data, so that nothing done for real data breaks it).
+
+Models: ``dl``, ``rf`` (200 trees) and ``linear`` as srna_nb builds them (``-centred``: features
+centred but not scaled, ``scaling="center"``), and the floor every
+model must beat: plain scikit-learn on log2(RPM + 1) (``sk_lr`` logistic regression, ``sk_rf``
+random forest of 100 trees). Columns: accuracy, balanced accuracy, macro-F1 (mean and sd over
+seeds) and, for bundle rows, the share of confident calls and their accuracy.
+
+Fits run on both cores (``srna_nb.parallel`` with local processes: results identical to serial).
+Usage: ``python benchmarks/real_data.py [n_seeds] [--rows substring,...]`` (default 3 seeds, all rows).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+#: srna_nb's models by label: parameters of :func:`srna_nb.models.make_model` (``model`` names the kind).
+MODELS = {
+    "dl": {}, "rf": {"n_estimators": 200}, "linear": {},
+    "dl-centred": {"model": "dl", "scaling": "center"},
+    "linear-centred": {"model": "linear", "scaling": "center"},
+}
+
+
+def _kind(label: str) -> tuple[str, dict]:
+    params = dict(MODELS[label])
+    return params.pop("model", label), params
+
+
+def log2_rpm(X):
+    """log2(RPM + 1) over each row's total (module level: picklable for worker processes)."""
+    X = np.asarray(X, dtype=np.float64)
+    totals = X.sum(axis=1, keepdims=True)
+    return np.log2(X / np.where(totals > 0, totals, 1.0) * 1e6 + 1.0)
+
+
+def estimators(seed: int, input_scale: str = "counts") -> dict:
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from srna_nb.models import make_model
+
+    built = {label: make_model(*_kind(label), input_scale=input_scale, seed=seed) for label in MODELS}
+    built["sk_lr"] = make_pipeline(FunctionTransformer(log2_rpm), LogisticRegression(max_iter=2000))
+    built["sk_rf"] = make_pipeline(FunctionTransformer(log2_rpm), RandomForestClassifier(random_state=seed, n_jobs=1))
+    return built
+
+
+def within(name: str, data, protocol: str, n_splits: int, seeds) -> list[dict]:
+    """One row per model x seed from :func:`srna_nb.evaluation.evaluate` (pooled over folds)."""
+    from srna_nb.evaluation import evaluate
+
+    rows = []
+    for seed in seeds:
+        summary = evaluate(data, estimators(seed), [protocol], n_splits=n_splits, seed=seed, progress=False).summary()
+        for (model, _), row in summary.iterrows():
+            rows.append({"row": name, "model": model, "seed": seed, "samples": int(row["samples"]),
+                         "accuracy": row["pooled accuracy"], "balanced accuracy": row["pooled balanced_accuracy"],
+                         "macro F1": row["pooled macro_f1"]})
+    return rows
+
+
+def transfer(name: str, train, test, target: str, seeds, bundles: bool) -> list[dict]:
+    """Train on one atlas, predict another (features matched by name, value scales converted).
+
+    With ``bundles``, srna_nb's models are calibrated bundles (confident share and accuracy);
+    the scikit-learn floor is always fitted plainly on the same features.
+    """
+    from sklearn.base import clone
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
+
+    from srna_nb.augment import annotate, train_bundle
+    from srna_nb.augment.annotate import align_features
+    from srna_nb.targets import prepare_target
+
+    data = prepare_target(train, target, min_class_size=10, min_studies=1, verbose=False)
+    labels = test.labels(target)
+    test = test.subset(samples=labels.isin(data.classes).to_numpy())
+    truth = test.labels(target).to_numpy(dtype=object)
+    X_test, _ = align_features(test, list(map(str, data.feature_names)), 0.0, train.value_kind)
+    rows = []
+    for seed in seeds:
+        for model, estimator in estimators(seed, train.value_kind).items():
+            confident_share = confident_accuracy = np.nan
+            if bundles and model in MODELS:
+                bundle = train_bundle(train, target, *_kind(model), min_studies=2, seed=seed, progress=False)
+                table = annotate(bundle, test, verbose=False).table
+                predicted = table["predicted"].to_numpy(dtype=object)
+                confident = (table["status"] == "confident").to_numpy()
+                confident_share = confident.mean()
+                confident_accuracy = (predicted[confident] == truth[confident]).mean() if confident.any() else np.nan
+            else:
+                predicted = clone(estimator).fit(data.X, data.y).predict(X_test)
+            rows.append({"row": name, "model": model, "seed": seed, "samples": len(truth),
+                         "accuracy": accuracy_score(truth, predicted),
+                         "balanced accuracy": balanced_accuracy_score(truth, predicted),
+                         "macro F1": f1_score(truth, predicted, average="macro", labels=sorted(set(truth)), zero_division=0),
+                         "confident share": confident_share, "confident accuracy": confident_accuracy})
+    return rows
+
+
+def benchmark_rows(seeds, selected) -> list[dict]:
+    from srna_nb import datasets
+    from srna_nb.simulate import simulate_atlas
+    from srna_nb.targets import prepare_target
+
+    def wanted(name):
+        return not selected or any(part in name for part in selected)
+
+    rows: list[dict] = []
+    have = {name: (SHARED / name).is_dir() for name in ("microrna_atlas", "mirna_tissue_atlas2", "lgrc_lung", "serum_geo")}
+    if have["microrna_atlas"]:
+        tissue = datasets.load_sources({"m": {"source": "microrna_atlas", "path": SHARED / "microrna_atlas",
+                                              "where": {"sample_category": ["tissue"]}}}, verbose=False)["m"]
+        name = "microRNA atlas organ, leave-one-study-out"
+        if wanted(name):
+            data = prepare_target(tissue, "organ", min_class_size=3, min_studies=2, verbose=False)
+            rows += _timed(name, lambda: within(name, data, "leave_one_study_out", 3, seeds))
+        if have["mirna_tissue_atlas2"]:
+            ta2 = datasets.load_tissue_atlas2(SHARED / "mirna_tissue_atlas2", verbose=False)
+            for train_name, train, test_name, test in (("microRNA atlas", tissue, "TA2", ta2), ("TA2", ta2, "microRNA atlas", tissue)):
+                name = f"organ, {train_name} -> {test_name}"
+                if wanted(name):
+                    rows += _timed(name, lambda: transfer(name, train, test, "organ", seeds, bundles=True))
+    if have["lgrc_lung"]:
+        name = "LGRC lung sex, 5 folds grouped by flow cell"
+        if wanted(name):
+            lgrc = datasets.load_lgrc_lung(SHARED / "lgrc_lung", verbose=False)
+            data = prepare_target(lgrc, "sex", verbose=False)
+            rows += _timed(name, lambda: within(name, data, "grouped", 5, seeds))
+    if have["serum_geo"]:
+        first = datasets.load_serum_geo(SHARED / "serum_geo", "GSE131695", verbose=False)
+        second = datasets.load_serum_geo(SHARED / "serum_geo", "GSE69579", verbose=False)
+        for train_name, train, test_name, test in (("GSE131695", first, "GSE69579", second), ("GSE69579", second, "GSE131695", first)):
+            name = f"serum sex, {train_name} -> {test_name}"
+            if wanted(name):
+                rows += _timed(name, lambda: transfer(name, train, test, "sex", seeds, bundles=False))
+    name = "simulated tissue, 5 grouped folds (simulated)"
+    if wanted(name):
+        atlas, _ = simulate_atlas(seed=0)
+        data = prepare_target(atlas, "tissue", min_studies=2, verbose=False)
+        rows += _timed(name, lambda: within(name, data, "grouped", 5, seeds))
+    return rows
+
+
+def _timed(name: str, work) -> list[dict]:
+    started = time.perf_counter()
+    rows = work()
+    print(f"  {name}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    return rows
+
+
+def table(rows: list[dict]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows)
+    for column in ("confident share", "confident accuracy"):
+        if column not in frame:
+            frame[column] = np.nan
+    grouped = frame.groupby(["row", "model"], sort=False)
+    metrics = ["accuracy", "balanced accuracy", "macro F1", "confident share", "confident accuracy"]
+    summary = grouped[metrics].mean()
+    for metric in ("accuracy", "balanced accuracy"):
+        summary.insert(summary.columns.get_loc(metric) + 1, f"{metric} sd", grouped[metric].std(ddof=0))
+    summary.insert(0, "seeds", grouped.size())
+    summary.insert(1, "samples", grouped["samples"].first())
+    return summary
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("n_seeds", nargs="?", type=int, default=3)
+    parser.add_argument("--rows", default="", help="only rows whose name contains one of these (comma-separated)")
+    arguments = parser.parse_args(argv[1:])
+    import srna_nb  # noqa: F401  (sets the Keras backend)
+    from srna_nb import parallel
+
+    started = time.perf_counter()
+    with parallel.use("loky", n_jobs=2):
+        rows = benchmark_rows(range(arguments.n_seeds), [p for p in arguments.rows.split(",") if p])
+    with pd.option_context("display.width", 250, "display.max_columns", 20):
+        print(table(rows).round(3).to_string())
+    print(f"\n{time.perf_counter() - started:.0f} s in all", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
