@@ -252,3 +252,20 @@ def test_custom_age_bins_and_where_filter(simulation):
     assert set(data.classes) <= {"0-39", "40-199"}
     plasma_only = prepare_target(atlas, "sex", where={"tissue": ["plasma", "liver"]}, min_class_size=2, verbose=False)
     assert set(atlas.samples.loc[plasma_only.sample_ids, "tissue"]) <= {"plasma", "liver"}
+
+
+def test_centred_scaling_keeps_log2_units_and_is_a_model_parameter():
+    rng = np.random.default_rng(0)
+    X = rng.poisson(20, size=(40, 30)).astype(np.float32)
+    centred = make_preprocessor("counts", scaling="center").fit(X[:30])
+    standard = make_preprocessor("counts").fit(X[:30])
+    train = centred.transform(X[:30])
+    np.testing.assert_allclose(train.mean(axis=0), 0, atol=1e-5)  # centred on the training rows
+    log2 = make_preprocessor("counts").steps[:2]
+    expected = log2[1][1].fit_transform(log2[0][1].fit_transform(X[:30]))
+    np.testing.assert_allclose(train.std(axis=0), expected.std(axis=0), rtol=1e-4)  # spread kept, not scaled to 1
+    assert not np.allclose(standard.transform(X[:30]).std(axis=0), train.std(axis=0))
+    pipeline = make_model("linear", {"scaling": "center", "C": 0.5})
+    assert pipeline[0].named_steps["scale"].with_std is False and pipeline[-1].C == 0.5
+    with pytest.raises(SrnaParameterError, match="scaling must be one of standard, center, got 'unit'"):
+        make_model("linear", {"scaling": "unit"})
