@@ -387,7 +387,7 @@ def linear_classifier(C: float = 0.05, max_iter: int = 500, class_weight: str | 
 def input_importance(pipeline: Pipeline, n_features: int) -> np.ndarray:
     """How much a fitted pipeline's classifier relies on each input feature (0 for filtered-out ones).
 
-    Cheap, model-specific and on standardized inputs: mean absolute coefficient over classes
+    Cheap, model-specific and on centred (or standardized) inputs: mean absolute coefficient over classes
     (logistic regression), impurity importance (random forest), L2 norm of the first dense
     layer's weights (DL). Used to say what share of a model a new matrix covers, not to explain it.
     """
@@ -423,7 +423,7 @@ def make_model(
         ``dl``, ``rf`` or ``linear``.
     params
         Hyperparameters of the classifier (as in the ``models:`` section of a parameter file),
-        plus ``scaling`` (``standard`` or ``center``) for the preprocessing's last step.
+        plus ``scaling`` (``center``, the default, or ``standard``) for the preprocessing's last step.
     input_scale, min_share
         Passed to :func:`~srna_nb.preprocessing.make_preprocessor`.
     seed
@@ -432,7 +432,7 @@ def make_model(
     if name not in MODELS:
         raise SrnaParameterError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
     params = dict(params or {})
-    scaling = params.pop("scaling", "standard")
+    scaling = params.pop("scaling", "center")
     if "hidden_layers" in params:
         params["hidden_layers"] = tuple(params["hidden_layers"])
     if seed is not None:

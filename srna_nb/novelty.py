@@ -1,6 +1,6 @@
 """Is a sample unlike anything the model was trained on? Two model-agnostic novelty scores.
 
-Both work on the model's inputs (preprocessed: log2 RPM, standardized) and the class the model
+Both work on the model's inputs (preprocessed: log2 RPM, centred or standardized) and the class the model
 assigned, so they apply to every model type:
 
 - **signature deviation**: the mean squared z-score of the sample on the assigned class'

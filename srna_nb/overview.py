@@ -110,7 +110,7 @@ def pca_coordinates(atlas: Atlas, n_components: int = 2, min_share: float = 0.1,
         Samples x ``PC1..PCn`` with the sample sheet's columns joined, and the variance share
         of each component.
     """
-    values = make_preprocessor(atlas.value_kind, min_share=min_share).fit_transform(atlas.counts)
+    values = make_preprocessor(atlas.value_kind, min_share=min_share, scaling="standard").fit_transform(atlas.counts)
     pca = PCA(n_components=n_components, random_state=seed)
     scores = pca.fit_transform(values)
     coordinates = pd.DataFrame(scores, index=atlas.sample_ids, columns=[f"PC{i + 1}" for i in range(n_components)])

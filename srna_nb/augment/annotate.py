@@ -105,13 +105,13 @@ def model_inputs(bundle, X: np.ndarray, overlap: FeatureOverlap) -> np.ndarray:
     """The classifier's inputs for aligned values: preprocessing, then the bundle's imputation.
 
     ``mean`` imputation sets a missing feature to its training mean at the classifier's input
-    (0 after standardization), so it pulls no class either way; ``zero`` leaves it "not detected".
+    (0 after centring or standardization), so it pulls no class either way; ``zero`` leaves it "not detected".
     """
     Z = np.array(bundle.pipeline[:-1].transform(X), dtype=np.float32)
     if overlap.imputation == "mean" and overlap.missing:
         preprocess = bundle.pipeline[0]
         if preprocess.steps[-1][0] != "scale":
-            raise SrnaInputError("mean imputation needs a standardizing preprocessor")
+            raise SrnaInputError("mean imputation needs a centring preprocessor (its last step named scale)")
         kept = np.flatnonzero(preprocess.named_steps["detected"].support_)
         missing = set(overlap.missing)
         columns = [position for position, feature in enumerate(np.asarray(bundle.features, dtype=object)[kept]) if feature in missing]

@@ -6,7 +6,7 @@ a **baseline** (DeepLIFT's "reference") profile ``x0``. The explained score is t
 what DeepLIFT recommends for softmax outputs: it carries the same ranking as the class
 probability but is not squashed by saturation.
 
-Default baseline: the zero vector at the classifier's input. The study pipelines standardize
+Default baseline: the zero vector at the classifier's input. The study pipelines centre
 every sRNA on the training samples, so zero is the **average training profile** (each sRNA at
 its mean log2 RPM): an attribution says how much a sample's deviation from the average sample
 in that sRNA moved the prediction towards the class. Any other baseline (e.g. the mean profile
@@ -114,7 +114,7 @@ def attributions(
         ``integrated_gradients``, ``deeplift`` or ``gradient_x_input``.
     baseline
         Reference profile, shape (n_features,); None: zeros (the average training profile
-        under standardization).
+        under centring or standardization).
     steps
         Integration points of integrated gradients.
 
