@@ -114,10 +114,11 @@ def test_result_tables(light_result, tissue_data):
     assert confusion.to_numpy().sum() == len(tissue_data.y) and list(confusion.index) == light_result.classes
     per_class = light_result.per_class("dl", "grouped")
     assert per_class["support"].sum() == len(tissue_data.y)
-    # Cross-validation on the same simulated studies is easier than unseen studies.
+    # Four distinct tissues: every model learns them under both protocols. (Which protocol is
+    # harder is a property of the atlas, not of the tables: on this small one, with centred
+    # features, held-out studies scored as high as stratified folds, 0.97 vs 0.95.)
     table = light_result.accuracy_table()
-    assert table.loc["stratified"].mean() > table.loc["grouped"].mean()
-    assert table.loc["stratified"].min() > 0.8
+    assert table.min().min() > 0.8
     paper = paper_style_summary([light_result])
     assert list(paper.columns) == ["dl", "rf", "linear"] and paper.index.names == ["target", "protocol"]
 
@@ -258,13 +259,14 @@ def test_centred_scaling_keeps_log2_units_and_is_a_model_parameter():
     rng = np.random.default_rng(0)
     X = rng.poisson(20, size=(40, 30)).astype(np.float32)
     centred = make_preprocessor("counts", scaling="center").fit(X[:30])
-    standard = make_preprocessor("counts").fit(X[:30])
+    standard = make_preprocessor("counts", scaling="standard").fit(X[:30])
     train = centred.transform(X[:30])
     np.testing.assert_allclose(train.mean(axis=0), 0, atol=1e-5)  # centred on the training rows
-    log2 = make_preprocessor("counts").steps[:2]
+    log2 = make_preprocessor("counts", scaling="standard").steps[:2]
     expected = log2[1][1].fit_transform(log2[0][1].fit_transform(X[:30]))
     np.testing.assert_allclose(train.std(axis=0), expected.std(axis=0), rtol=1e-4)  # spread kept, not scaled to 1
-    assert not np.allclose(standard.transform(X[:30]).std(axis=0), train.std(axis=0))
+    assert np.allclose(standard.transform(X[:30]).std(axis=0), 1.0, atol=1e-3)
+    assert make_preprocessor("counts").named_steps["scale"].with_std is False  # centring is the default
     pipeline = make_model("linear", {"scaling": "center", "C": 0.5})
     assert pipeline[0].named_steps["scale"].with_std is False and pipeline[-1].C == 0.5
     with pytest.raises(SrnaParameterError, match="scaling must be one of standard, center, got 'unit'"):
