@@ -41,10 +41,6 @@ MODELS = {
 }
 
 
-def _kind(label: str) -> tuple[str, dict]:
-    params = dict(MODELS[label])
-    return params.pop("model", label), params
-
 
 def log2_rpm(X):
     """log2(RPM + 1) over each row's total (module level: picklable for worker processes)."""
@@ -59,9 +55,9 @@ def estimators(seed: int, input_scale: str = "counts") -> dict:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import FunctionTransformer
 
-    from srna_nb.models import make_model
+    from srna_nb.models import make_model, model_spec
 
-    built = {label: make_model(*_kind(label), input_scale=input_scale, seed=seed) for label in MODELS}
+    built = {label: make_model(*model_spec(label, params), input_scale=input_scale, seed=seed) for label, params in MODELS.items()}
     built["sk_lr"] = make_pipeline(FunctionTransformer(log2_rpm), LogisticRegression(max_iter=2000))
     built["sk_rf"] = make_pipeline(FunctionTransformer(log2_rpm), RandomForestClassifier(random_state=seed, n_jobs=1))
     return built
@@ -77,7 +73,7 @@ def within(name: str, data, protocol: str, n_splits: int, seeds) -> list[dict]:
         for (model, _), row in summary.iterrows():
             rows.append({"row": name, "model": model, "seed": seed, "samples": int(row["samples"]),
                          "accuracy": row["pooled accuracy"], "balanced accuracy": row["pooled balanced_accuracy"],
-                         "macro F1": row["pooled macro_f1"]})
+                         "macro F1": row["pooled macro_f1"], "confident share": np.nan, "confident accuracy": np.nan})
     return rows
 
 
@@ -88,10 +84,11 @@ def transfer(name: str, train, test, target: str, seeds, bundles: bool) -> list[
     the scikit-learn floor is always fitted plainly on the same features.
     """
     from sklearn.base import clone
-    from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 
     from srna_nb.augment import annotate, train_bundle
     from srna_nb.augment.annotate import align_features
+    from srna_nb.augment.cross import prediction_scores
+    from srna_nb.models import model_spec
     from srna_nb.targets import prepare_target
 
     data = prepare_target(train, target, min_class_size=10, min_studies=1, verbose=False)
@@ -102,21 +99,13 @@ def transfer(name: str, train, test, target: str, seeds, bundles: bool) -> list[
     rows = []
     for seed in seeds:
         for model, estimator in estimators(seed, train.value_kind).items():
-            confident_share = confident_accuracy = np.nan
             if bundles and model in MODELS:
-                bundle = train_bundle(train, target, *_kind(model), min_studies=2, seed=seed, progress=False)
+                bundle = train_bundle(train, target, *model_spec(model, MODELS[model]), min_studies=2, seed=seed, progress=False)
                 table = annotate(bundle, test, verbose=False).table
-                predicted = table["predicted"].to_numpy(dtype=object)
-                confident = (table["status"] == "confident").to_numpy()
-                confident_share = confident.mean()
-                confident_accuracy = (predicted[confident] == truth[confident]).mean() if confident.any() else np.nan
+                scores = prediction_scores(truth, table["predicted"], (table["status"] == "confident").to_numpy())
             else:
-                predicted = clone(estimator).fit(data.X, data.y).predict(X_test)
-            rows.append({"row": name, "model": model, "seed": seed, "samples": len(truth),
-                         "accuracy": accuracy_score(truth, predicted),
-                         "balanced accuracy": balanced_accuracy_score(truth, predicted),
-                         "macro F1": f1_score(truth, predicted, average="macro", labels=sorted(set(truth)), zero_division=0),
-                         "confident share": confident_share, "confident accuracy": confident_accuracy})
+                scores = prediction_scores(truth, clone(estimator).fit(data.X, data.y).predict(X_test))
+            rows.append({"row": name, "model": model, "seed": seed, "samples": len(truth), **scores})
     return rows
 
 
@@ -173,9 +162,6 @@ def _timed(name: str, work) -> list[dict]:
 
 def table(rows: list[dict]) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
-    for column in ("confident share", "confident accuracy"):
-        if column not in frame:
-            frame[column] = np.nan
     grouped = frame.groupby(["row", "model"], sort=False)
     metrics = ["accuracy", "balanced accuracy", "macro F1", "confident share", "confident accuracy"]
     summary = grouped[metrics].mean()

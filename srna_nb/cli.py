@@ -89,13 +89,12 @@ def _train(arguments) -> int:
 
 def _predict(arguments) -> int:
     from srna_nb.augment import annotate, load_bundle, load_model
+    from srna_nb.augment.annotate import MIN_OVERLAP
     from srna_nb.io import load_atlas
 
     bundle = load_model(arguments.model) if arguments.model else load_bundle(arguments.bundle)
     atlas = load_atlas(arguments.counts, arguments.samples, id_column=arguments.id_column, value_kind=arguments.value_kind,
                        orientation=arguments.orientation, join="inner" if arguments.samples else "strict")
-    from srna_nb.augment.annotate import MIN_OVERLAP
-
     min_overlap = MIN_OVERLAP if arguments.min_overlap is None else arguments.min_overlap
     annotation = annotate(bundle, atlas, min_overlap=min_overlap, confidence_threshold=arguments.confidence,
                           imputation=arguments.imputation)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from srna_nb.atlas import Atlas
-from srna_nb.errors import SrnaParameterError
+from srna_nb.errors import SrnaInputError, SrnaParameterError
 from srna_nb.io import load_atlas
 from srna_nb.simulate import SimulationTruth, simulate_atlas
 
@@ -73,8 +74,6 @@ def load_lgrc_lung(directory: str | Path, verbose: bool = True) -> Atlas:
     without a metadata row (failed QC) are left out (``join="inner"``). Adds ``sex``
     (male/female from ``gender``).
     """
-    import pandas as pd
-
     directory = Path(directory)
     # The GEO table names two columns "processed data file"; neither is needed.
     sheet = pd.read_csv(directory / "samples.tsv.gz", sep="\t", dtype={"library name": str, "flow_cell": str})
@@ -99,10 +98,6 @@ def load_serum_geo(directory: str | Path, study: str, verbose: bool = True) -> A
     (``characteristics`` cells such as ``age: 52``); the 5 count columns without metadata are
     left out. The study column is ``study`` (the GEO series).
     """
-    import pandas as pd
-
-    from srna_nb.errors import SrnaInputError
-
     directory = Path(directory)
     if study not in SERUM_STUDIES:
         raise SrnaParameterError(f"unknown serum study {study!r}; choose one of {', '.join(SERUM_STUDIES)}")

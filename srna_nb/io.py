@@ -22,6 +22,7 @@ from srna_nb.atlas import VALUE_KINDS, Atlas
 from srna_nb.biology import known_mirna_names
 from srna_nb.errors import SrnaInputError
 from srna_nb.names import describe_mapping, harmonize_names
+from srna_nb.preprocessing import from_linear, to_linear
 
 Orientation = Literal["auto", "features_x_samples", "samples_x_features"]
 
@@ -367,26 +368,21 @@ def load_atlas(
 
 
 def _harmonize(values: np.ndarray, names: pd.Index, accessions, value_kind: str, path: Path):
-    """Harmonized names; rows that count the same miRNA summed (linear scale for log2 values)."""
+    """Harmonized names; rows that count the same miRNA summed (on the linear scale for log2 values)."""
     mapping = harmonize_names(list(names), accessions)
     duplicated_other = mapping.loc[(mapping["status"] == "other") & mapping["input"].duplicated(keep=False), "input"]
     if len(duplicated_other):
         raise SrnaInputError(f"{path}: duplicated row name {duplicated_other.iloc[0]!r} ({len(duplicated_other) - 1} duplicates)")
     groups, first = pd.factorize(mapping["members"])
-    if len(first) == len(mapping):
-        features = pd.DataFrame({"accession": mapping["accession"].to_numpy(), "name_status": mapping["status"].to_numpy()},
-                                index=pd.Index(mapping["feature"].to_numpy(), name="feature"))
-        return values, _unique_names(features, path), mapping
-    linear = np.exp2(values) - 1.0 if value_kind == "log2_rpm" else values
-    summed = np.zeros((values.shape[0], len(first)))
-    np.add.at(summed.T, groups, linear.T)
-    if value_kind == "log2_rpm":
-        summed = np.log2(summed + 1.0)
-    keep = pd.Index(groups).duplicated() == False  # noqa: E712 (first row of each group)
+    if len(first) < len(mapping):
+        summed = np.zeros((values.shape[0], len(first)))
+        np.add.at(summed.T, groups, to_linear(values, value_kind, to_rpm=False).T)
+        values = from_linear(summed, value_kind)
+    keep = ~pd.Index(groups).duplicated()  # the first row of each miRNA names it
     statuses = mapping.groupby(groups)["status"].agg(lambda s: s.iloc[0] if s.nunique() == 1 else "renamed")
     features = pd.DataFrame({"accession": mapping.loc[keep, "accession"].to_numpy(), "name_status": statuses.to_numpy()},
                             index=pd.Index(mapping.loc[keep, "feature"].to_numpy(), name="feature"))
-    return summed, _unique_names(features, path), mapping
+    return values, _unique_names(features, path), mapping
 
 
 def _unique_names(features: pd.DataFrame, path: Path) -> pd.DataFrame:

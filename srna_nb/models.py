@@ -403,6 +403,16 @@ def input_importance(pipeline: Pipeline, n_features: int) -> np.ndarray:
     return importance / importance.sum() if importance.sum() > 0 else importance
 
 
+def model_spec(label: str, params: Mapping[str, Any] | None = None) -> tuple[str, dict]:
+    """``(model name, hyperparameters)`` of a labelled model variant.
+
+    Comparisons name variants by label, e.g. ``{"dl-standard": {"model": "dl", "scaling": "standard"}}``:
+    the ``model`` entry names the model, and without it the label does.
+    """
+    params = dict(params or {})
+    return params.pop("model", label), params
+
+
 #: Model names accepted in parameter files, with their constructors.
 MODELS = {"dl": DLClassifier, "rf": RFClassifier, "linear": linear_classifier}
 

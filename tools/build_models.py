@@ -27,6 +27,7 @@ from srna_nb import datasets  # noqa: E402
 from srna_nb.atlas import concat_atlases  # noqa: E402
 from srna_nb.augment import save_bundle, train_bundle  # noqa: E402
 from srna_nb.augment.cross import cross_atlas_study  # noqa: E402
+from srna_nb.models import model_spec  # noqa: E402
 from srna_nb.augment.bundle import package_versions  # noqa: E402
 
 MODELS_DIR = ROOT / "srna_nb" / "pretrained"
@@ -78,8 +79,7 @@ def build_organ_model(shared: Path, models: list[str], seeds: int) -> dict:
     print(f"mean over both directions:\n{ranking.round(3).to_string()}\nchosen: {model}, missing features = {imputation}\n")
 
     combined = concat_atlases(atlases)
-    params = dict(candidates[model])
-    kind = params.pop("model", model)
+    kind, params = model_spec(model, candidates[model])
     bundle = train_bundle(combined, "organ", kind, params, min_studies=2, seed=0, imputation=imputation, progress=False)
     name = "organ_atlas"
     folder = save_bundle(bundle, MODELS_DIR / name, overwrite=True)

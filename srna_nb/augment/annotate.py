@@ -180,11 +180,12 @@ def flag_conflicts(table: pd.DataFrame, given: pd.Series, proba: np.ndarray, cla
 
 @dataclass
 class Annotation:
-    """Result of :func:`annotate`: the sample table and how the features matched."""
+    """Result of :func:`annotate`: the sample table, how the features matched, every class' calibrated probability."""
 
     table: pd.DataFrame
     overlap: FeatureOverlap
     target: str
+    probabilities: pd.DataFrame | None = None
 
     def status_counts(self) -> pd.DataFrame:
         counts = self.table["status"].value_counts().reindex(list(STATUSES), fill_value=0)
@@ -222,11 +223,10 @@ def write_csv_atomically(table: pd.DataFrame, path: str | Path) -> Path:
 
 def bundle_inputs(bundle, atlas: Atlas, min_overlap: float = MIN_OVERLAP, imputation: str | None = None):
     """Aligned values, classifier inputs and overlap of ``atlas`` for ``bundle``."""
-    imputation = imputation or getattr(bundle, "imputation", "zero")
+    imputation = imputation or bundle.imputation
     if imputation not in IMPUTATIONS:
         raise SrnaParameterError(f"imputation must be one of {', '.join(IMPUTATIONS)}, got {imputation!r}")
-    X, overlap = align_features(atlas, bundle.features, min_overlap, bundle.input_scale,
-                                getattr(bundle, "feature_importance", None), imputation)
+    X, overlap = align_features(atlas, bundle.features, min_overlap, bundle.input_scale, bundle.feature_importance, imputation)
     return X, model_inputs(bundle, X, overlap), overlap
 
 
@@ -264,14 +264,16 @@ def annotate(bundle, atlas: Atlas, *, min_overlap: float = MIN_OVERLAP, confiden
     novelty = bundle.novelty.score_samples(Z, assigned)
     threshold = bundle.confidence_threshold if confidence_threshold is None else confidence_threshold
     table = label_table(atlas.samples.index, proba, classes, novelty, bundle.novelty_thresholds, threshold, bundle.class_groups)
-    min_coverage = getattr(bundle, "min_coverage", 0.0) if min_coverage is None else min_coverage
+    min_coverage = bundle.min_coverage if min_coverage is None else min_coverage
     if overlap.importance_share < min_coverage:
         table["status"] = "low_coverage"
         table["annotation"] = None
         table["annotation_level"] = None
     if bundle.target in atlas.samples.columns:
         table = flag_conflicts(table, atlas.samples[bundle.target].to_numpy(), proba, classes)
-    return Annotation(table, overlap, bundle.target)
+    probabilities = pd.DataFrame(proba, index=pd.Index(atlas.samples.index, name="sample_id"),
+                                 columns=pd.Index(classes, name="class"))
+    return Annotation(table, overlap, bundle.target, probabilities)
 
 
 def samples_to_annotate(atlas: Atlas, target: str, counts_path=None, samples_path=None, value_kind: str | None = None,

@@ -17,9 +17,10 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 from threadpoolctl import threadpool_limits
 
 from srna_nb.atlas import Atlas
-from srna_nb.augment.annotate import FeatureOverlap, annotate, bundle_inputs, calibrated_proba, write_csv_atomically
+from srna_nb.augment.annotate import FeatureOverlap, annotate, write_csv_atomically
 from srna_nb.augment.train import train_bundle
 from srna_nb.calibration import reliability_table
+from srna_nb.models import model_spec
 
 #: Columns of :attr:`CrossAtlasStudy.scores` that are averaged over seeds.
 SCORE_COLUMNS = ("accuracy", "balanced accuracy", "macro F1", "confident share", "confident accuracy",
@@ -125,9 +126,8 @@ def _cross_atlas_study(atlases, target, models, seeds, imputations, min_class_si
             if test_name == train_name:
                 continue
             direction = f"{train_name} -> {test_name}"
-            for model, params in models.items():
-                params = dict(params)
-                kind = params.pop("model", model)
+            for model, variant in models.items():
+                kind, params = model_spec(model, variant)
                 for seed in seeds:
                     bundle = train_bundle(train_atlas, target, kind, params, min_class_size=min_class_size,
                                           min_studies=min_studies, n_splits=n_splits, seed=seed, progress=progress)
@@ -139,27 +139,36 @@ def _cross_atlas_study(atlases, target, models, seeds, imputations, min_class_si
                         rows.append({"direction": direction, "model": model, "seed": seed, "imputation": imputation,
                                      "samples": len(truth), "classes": len(set(truth)),
                                      **_scores(annotation, truth)})
-                        first = seed == seeds[0] and imputation == imputations[0]
-                        if first:
-                            _, inputs, _ = bundle_inputs(bundle, test, imputation=imputation)
-                            proba = calibrated_proba(bundle, inputs)
-                            table = reliability_table(proba, np.searchsorted(bundle.pipeline.classes_, truth))
+                        if seed == seeds[0] and imputation == imputations[0]:
+                            proba = annotation.probabilities
+                            table = reliability_table(proba.to_numpy(), np.searchsorted(proba.columns, truth))
                             reliability.append(table.assign(direction=direction, model=model))
                             annotations[f"{direction} ({model})"] = annotation.table.assign(truth=truth)
                             overlaps[f"{direction} ({model})"] = annotation.overlap
     return CrossAtlasStudy(target, pd.DataFrame(rows), pd.concat(reliability, ignore_index=True), annotations, overlaps)
 
 
-def _scores(annotation, truth: np.ndarray) -> dict[str, float]:
-    table = annotation.table
-    predicted = table["predicted"].to_numpy(dtype=object)
-    confident = (table["status"] == "confident").to_numpy()
-    return {
+def prediction_scores(truth, predicted, confident=None) -> dict[str, float]:
+    """Accuracy, balanced accuracy, macro-F1 and, given which calls are confident, their share and accuracy."""
+    truth, predicted = np.asarray(truth, dtype=object), np.asarray(predicted, dtype=object)
+    scores = {
         "accuracy": accuracy_score(truth, predicted),
         "balanced accuracy": balanced_accuracy_score(truth, predicted),
-        "macro F1": f1_score(truth, predicted, average="macro", labels=sorted(set(truth))),
-        "confident share": float(confident.mean()),
-        "confident accuracy": float((predicted[confident] == truth[confident]).mean()) if confident.any() else np.nan,
+        "macro F1": f1_score(truth, predicted, average="macro", labels=sorted(set(truth)), zero_division=0),
+        "confident share": np.nan, "confident accuracy": np.nan,
+    }
+    if confident is not None:
+        confident = np.asarray(confident, dtype=bool)
+        scores["confident share"] = float(confident.mean())
+        if confident.any():
+            scores["confident accuracy"] = float((predicted[confident] == truth[confident]).mean())
+    return scores
+
+
+def _scores(annotation, truth: np.ndarray) -> dict[str, float]:
+    table = annotation.table
+    return {
+        **prediction_scores(truth, table["predicted"], (table["status"] == "confident").to_numpy()),
         "low-coverage share": float((table["status"] == "low_coverage").mean()),
         "feature coverage": annotation.overlap.share,
         "importance coverage": annotation.overlap.importance_share,
