@@ -59,6 +59,18 @@ def read_oldest_products(directory: Path) -> dict[str, str]:
     return products
 
 
+def read_hairpin_names(directory: Path) -> dict[str, list[str]]:
+    """Hairpin accession -> every human name the change lists record for it."""
+    names: dict[str, list[str]] = defaultdict(list)
+    for path in sorted((directory / "diff").glob("*.diff.gz"), key=_release_key):
+        with gzip.open(path, "rt") as handle:
+            for line in handle:
+                fields = line.rstrip("\n").split("\t")
+                if len(fields) >= 3 and fields[0].startswith("MI0") and fields[1].startswith("hsa-"):
+                    names[fields[0]].append(fields[1])
+    return names
+
+
 def read_hairpin_matures(directory: Path) -> dict[str, list[str]]:
     pairs: dict[str, list[str]] = defaultdict(list)
     with gzip.open(directory / "mi2mimat.tsv.gz", "rt") as handle:
@@ -78,17 +90,63 @@ def build_rows(directory: Path) -> list[tuple[str, str, str, str, int]]:
     # registered mature accession (the lowest number), the strand the name denoted then.
     hairpins = read_hairpin_matures(directory)
     for hairpin, product in read_oldest_products(directory).items():
-        known = sorted(m for m in hairpins.get(hairpin, []) if m in history)
-        if known:
-            rows.add((product, known[0], "<6"))
+        if hairpins.get(hairpin):
+            rows.add((product, min(hairpins[hairpin]), "<6"))
+    rows |= _unrecorded_mature_names(rows, hairpins, read_hairpin_names(directory))
     # Earliest release a (name, accession) pair was seen in, one row per pair.
     first: dict[tuple[str, str], str] = {}
     for name, accession, release in sorted(rows, key=lambda r: (r[0], r[1], _sort_release(r[2]))):
         first.setdefault((name, accession), release)
+    # An accession no change list records keeps the name it was given; an armed name is the newer.
+    for name, accession in sorted(first, key=lambda pair: (pair[1], bool(re.search(r"-[35]p$", pair[0])), pair[0])):
+        if accession not in history:
+            current[accession] = name
     return sorted(
         (name, accession, current[accession], release, int(accession in deleted))
         for (name, accession), release in first.items()
     )
+
+
+def _unrecorded_mature_names(rows, hairpins, hairpin_names) -> set[tuple[str, str, str]]:
+    """Names of mature accessions that no change list records (their names never changed).
+
+    miRBase's nomenclature fixes them from what is recorded, by two rules, each applied only when
+    the name is not already another accession's:
+
+    - the only mature product of a hairpin is named after the hairpin (``hsa-mir-429`` ->
+      ``hsa-miR-429``; a locus number such as ``-1`` is dropped);
+    - of a hairpin's two products, the unrecorded one is the arm its recorded sibling is not
+      (sibling ``hsa-miR-142-5p`` -> ``hsa-miR-142-3p``).
+    """
+    named = {accession for _, accession, _ in rows}
+    claimed = {name.lower() for name, _, _ in rows}
+    mature_hairpins: dict[str, set[str]] = defaultdict(set)
+    for hairpin, matures in hairpins.items():
+        for mature in matures:
+            mature_hairpins[mature].add(hairpin)
+    names_of = defaultdict(set)
+    for name, accession, _ in rows:
+        names_of[accession].add(name)
+    derived: dict[str, set[str]] = defaultdict(set)
+    for mature in sorted(set(mature_hairpins) - named):
+        for hairpin in sorted(mature_hairpins[mature]):
+            products = set(hairpins[hairpin])
+            if products == {mature}:
+                for name in hairpin_names.get(hairpin, []):
+                    derived[mature].add(re.sub(r"^(hsa-miR-\d+[a-z]*)-\d+$", r"\1", name.replace("-mir-", "-miR-")))
+            elif len(products) == 2:
+                (sibling,) = products - {mature}
+                for name in names_of.get(sibling, ()):
+                    match = re.fullmatch(r"(.+)-([35])p", name)
+                    if match:
+                        derived[mature].add(f"{match.group(1)}-{'5' if match.group(2) == '3' else '3'}p")
+    # A name derived for two accessions decides neither.
+    owners = defaultdict(set)
+    for mature, names in derived.items():
+        for name in names:
+            owners[name.lower()].add(mature)
+    return {(name, mature, "<6") for mature, names in derived.items() for name in names
+            if name.lower() not in claimed and len(owners[name.lower()]) == 1}
 
 
 def _sort_release(release: str) -> tuple[int, ...]:
