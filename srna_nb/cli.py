@@ -52,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
                               "get status low_coverage where they miss too much of what the model relies on)")
     predict.add_argument("--confidence", type=float, default=None, help="override the bundle's confidence threshold")
     predict.add_argument("--imputation", choices=["mean", "zero"], default=None, help="fill missing sRNAs (default: the bundle's)")
+    predict.add_argument("--consensus", default=None, metavar="COLUMN",
+                         help="sample-sheet column naming each sample's study: add the study's majority label, agreement and a mixed flag")
+    predict.add_argument("--min-agreement", type=float, default=0.8, help="agreement below which a study is mixed (default: 0.8)")
     commands.add_parser("models", help="list the pre-trained models shipped with srna_nb")
     return parser
 
@@ -97,12 +100,15 @@ def _predict(arguments) -> int:
                        orientation=arguments.orientation, join="inner" if arguments.samples else "strict")
     min_overlap = MIN_OVERLAP if arguments.min_overlap is None else arguments.min_overlap
     annotation = annotate(bundle, atlas, min_overlap=min_overlap, confidence_threshold=arguments.confidence,
-                          imputation=arguments.imputation)
+                          imputation=arguments.imputation, consensus=arguments.consensus,
+                          min_agreement=arguments.min_agreement, verbose=True)
     annotation.write(arguments.out)
     counts = annotation.status_counts()["samples"]
+    consensus = annotation.consensus
     print(f"{len(annotation.table)} samples annotated for {bundle.target}: "
           + ", ".join(f"{status} {n}" for status, n in counts.items())
           + (f"; {int(annotation.table['conflict'].sum())} conflicts with the given labels" if "conflict" in annotation.table else "")
+          + (f"; {len(consensus)} studies, {int(consensus['mixed'].sum())} mixed" if consensus is not None else "")
           + f" -> {arguments.out}")
     return 0
 

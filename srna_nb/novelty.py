@@ -41,10 +41,11 @@ class NoveltyScorer(BaseEstimator):
         (keeps classes whose training samples all agree from giving infinite z-scores).
     """
 
-    def __init__(self, n_signature: int = 20, n_extreme: int = 5, sd_floor: float = 0.1):
+    def __init__(self, n_signature: int = 20, n_extreme: int = 5, sd_floor: float = 0.1, spread_quantile: float = 0.0):
         self.n_signature = n_signature
         self.n_extreme = n_extreme
         self.sd_floor = sd_floor
+        self.spread_quantile = spread_quantile
 
     def fit(self, X: np.ndarray, y: np.ndarray):
         X = np.asarray(X, dtype=np.float64)
@@ -53,6 +54,7 @@ class NoveltyScorer(BaseEstimator):
         frame = pd.DataFrame(X)
         self.means_ = frame.groupby(y).mean().loc[self.classes_].to_numpy()
         spread = X.std(axis=0) + 1e-6
+        spread = np.maximum(spread, np.quantile(spread, self.spread_quantile))
         self.spread_ = spread
         class_sd = frame.groupby(y).std(ddof=0).loc[self.classes_].to_numpy()
         self.sds_ = np.maximum(class_sd, self.sd_floor * spread)

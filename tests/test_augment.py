@@ -15,7 +15,7 @@ from sklearn.preprocessing import FunctionTransformer
 
 from srna_nb.augment import annotate, load_bundle, save_bundle, train_bundle
 from srna_nb.augment import samples_to_annotate
-from srna_nb.augment.annotate import bundle_inputs
+from srna_nb.augment.annotate import bundle_inputs, study_consensus
 from srna_nb.augment.measure import hidden_label_recovery, mislabel_detection, unseen_class_check
 from srna_nb.calibration import TemperatureScaler, expected_calibration_error
 from srna_nb.cli import main
@@ -170,6 +170,40 @@ def test_predict_command_writes_the_annotation_table(saved, matrix_files, tmp_pa
     assert {"predicted", "probability", "runner_up", "status", "annotation", "conflict"} <= set(table.columns)
     assert set(table["status"]) <= {"confident", "uncertain", "unknown"}
     assert "40 samples annotated for tissue" in capsys.readouterr().out
+
+
+def test_study_consensus_votes_over_labelled_samples():
+    table = pd.DataFrame({
+        "predicted": ["liver", "liver", "colon", "liver", "colon", "colon", "lung", "lung"],
+        "probability": [0.9, 0.6, 0.95, 0.99, 0.7, 0.9, 0.5, 0.8],
+        "status": ["confident", "uncertain", "confident", "unknown", "uncertain", "confident", "unknown", "low_coverage"],
+    })
+    studies = ["A", "A", "A", "B", "B", "B", "C", "C"]
+    consensus = study_consensus(table, studies, min_agreement=0.6).set_index("study")
+    # A: 2 of 3 voting samples say liver; B: the unknown sample abstains, colon 2 of 2; C: nobody votes.
+    assert consensus.loc["A", ["majority", "voting", "mixed"]].tolist() == ["liver", 3, False]
+    assert consensus.loc["A", "agreement"] == pytest.approx(2 / 3)
+    assert consensus.loc["B", ["majority", "agreement", "voting"]].tolist() == ["colon", 1.0, 2]
+    assert pd.isna(consensus.loc["C", "majority"]) and consensus.loc["C", "mixed"]
+    # A tie goes to the larger summed probability, and a stricter agreement makes A mixed.
+    tie = study_consensus(table.iloc[[0, 2]], ["A", "A"], min_agreement=0.8)
+    assert tie.loc[0, "majority"] == "colon" and tie.loc[0, "mixed"]
+
+
+def test_predict_command_adds_the_study_consensus(saved, matrix_files, tmp_path, capsys):
+    counts, sheet = matrix_files
+    out = tmp_path / "annotated.csv"
+    assert main(["predict", "--bundle", str(saved), "--counts", str(counts), "--samples", str(sheet), "--out", str(out),
+                 "--consensus", "study"]) == 0
+    table = pd.read_csv(out)
+    expected = study_consensus(table, table["study"])
+    per_sample = expected.set_index("study").loc[table["study"]]
+    assert (table["study_majority"].fillna("") == per_sample["majority"].fillna("").to_numpy()).all()
+    assert np.allclose(table["study_agreement"], per_sample["agreement"], equal_nan=True)
+    assert f"{len(expected)} studies, {int(expected['mixed'].sum())} mixed" in capsys.readouterr().out
+    assert main(["predict", "--bundle", str(saved), "--counts", str(counts), "--samples", str(sheet),
+                 "--out", str(tmp_path / "other.csv"), "--consensus", "lab"]) == 2
+    assert "no column 'lab'" in capsys.readouterr().err and not (tmp_path / "other.csv").exists()
 
 
 @pytest.mark.parametrize("problem", ["no bundle", "low overlap", "unreadable counts"])

@@ -12,6 +12,10 @@ Status of each sample:
   the confidence threshold;
 - ``uncertain``: everything else.
 
+With ``consensus``, samples are also judged together by study (:func:`study_consensus`): the
+majority label among a study's labelled samples, the share agreeing with it, and a flag for
+mixed studies, which a researcher checks before filling one label in for a whole study.
+
 ``annotation`` is the value to fill in: the predicted class when confident; for an uncertain fine
 label whose coarser group is clear (group probability = sum over its classes, at least the
 threshold) the group, with ``annotation_level`` saying which; empty otherwise.
@@ -178,14 +182,60 @@ def flag_conflicts(table: pd.DataFrame, given: pd.Series, proba: np.ndarray, cla
     return table
 
 
+#: Statuses whose prediction counts in a study's vote (``unknown`` and ``low_coverage`` abstain).
+VOTING_STATUSES = ("confident", "uncertain")
+
+
+def study_consensus(table: pd.DataFrame, studies, min_agreement: float = 0.8) -> pd.DataFrame:
+    """One row per study: the majority prediction of its samples and how far they agree.
+
+    Parameters
+    ----------
+    table
+        An annotation table (``predicted``, ``probability``, ``status``).
+    studies
+        The study of each row of ``table``.
+    min_agreement
+        Below this share of voting samples agreeing with the majority, the study is ``mixed``.
+
+    Returns
+    -------
+    DataFrame with ``study``, ``samples``, ``voting`` (samples whose status is confident or
+    uncertain), ``majority`` (most frequent prediction among them; ties go to the larger summed
+    probability), ``agreement`` (share of voting samples predicting it), ``confident share`` and
+    ``mixed`` (agreement below ``min_agreement``, or no voting sample).
+    """
+    if not 0 < min_agreement <= 1:
+        raise SrnaParameterError(f"min_agreement must be in (0, 1], got {min_agreement}")
+    frame = pd.DataFrame({"study": np.asarray(studies, dtype=object), "predicted": table["predicted"].to_numpy(),
+                          "probability": table["probability"].to_numpy(), "status": table["status"].to_numpy()})
+    if frame["study"].isna().any():
+        raise SrnaInputError(f"{int(frame['study'].isna().sum())} samples have no study; consensus needs one for every sample")
+    rows = []
+    for study, members in frame.groupby("study", sort=True):
+        voting = members[members["status"].isin(VOTING_STATUSES)]
+        votes = voting.groupby("predicted").agg(n=("probability", "size"), mass=("probability", "sum"))
+        votes = votes.sort_values(["n", "mass"], ascending=False, kind="stable")
+        majority = votes.index[0] if len(votes) else None
+        agreement = float(votes["n"].iat[0] / len(voting)) if len(votes) else np.nan
+        rows.append({"study": study, "samples": len(members), "voting": len(voting), "majority": majority,
+                     "agreement": agreement, "confident share": float((members["status"] == "confident").mean()),
+                     "mixed": not agreement >= min_agreement})
+    return pd.DataFrame(rows)
+
+
 @dataclass
 class Annotation:
-    """Result of :func:`annotate`: the sample table, how the features matched, every class' calibrated probability."""
+    """Result of :func:`annotate`: the sample table, how the features matched, every class' calibrated probability.
+
+    ``consensus`` (from ``annotate(..., consensus=COLUMN)``) holds one row per study, see :func:`study_consensus`.
+    """
 
     table: pd.DataFrame
     overlap: FeatureOverlap
     target: str
     probabilities: pd.DataFrame | None = None
+    consensus: pd.DataFrame | None = None
 
     def status_counts(self) -> pd.DataFrame:
         counts = self.table["status"].value_counts().reindex(list(STATUSES), fill_value=0)
@@ -236,7 +286,8 @@ def calibrated_proba(bundle, Z: np.ndarray) -> np.ndarray:
 
 
 def annotate(bundle, atlas: Atlas, *, min_overlap: float = MIN_OVERLAP, confidence_threshold: float | None = None,
-             min_coverage: float | None = None, imputation: str | None = None, verbose: bool = True) -> Annotation:
+             min_coverage: float | None = None, imputation: str | None = None, consensus: str | None = None,
+             min_agreement: float = 0.8, verbose: bool = True) -> Annotation:
     """Predict ``bundle.target`` for every sample of ``atlas``, with status, annotation and conflicts.
 
     Parameters
@@ -254,7 +305,15 @@ def annotate(bundle, atlas: Atlas, *, min_overlap: float = MIN_OVERLAP, confiden
         gets the status ``low_coverage`` and no annotation (default: the bundle's).
     imputation
         ``mean`` or ``zero`` for missing features (default: the bundle's; see :func:`model_inputs`).
+    consensus
+        A sample-sheet column naming each sample's study: judge the samples of each study
+        together (:func:`study_consensus`); the table gains ``study``, ``study_majority``,
+        ``study_agreement`` and ``study_mixed``.
+    min_agreement
+        Agreement below which a study is flagged ``mixed``.
     """
+    if consensus is not None and consensus not in atlas.samples.columns:
+        raise SrnaParameterError(f"{atlas.source}: no column {consensus!r} in the sample sheet for the study consensus")
     _, Z, overlap = bundle_inputs(bundle, atlas, min_overlap, imputation)
     if verbose:
         print(overlap.describe())
@@ -273,7 +332,16 @@ def annotate(bundle, atlas: Atlas, *, min_overlap: float = MIN_OVERLAP, confiden
         table = flag_conflicts(table, atlas.samples[bundle.target].to_numpy(), proba, classes)
     probabilities = pd.DataFrame(proba, index=pd.Index(atlas.samples.index, name="sample_id"),
                                  columns=pd.Index(classes, name="class"))
-    return Annotation(table, overlap, bundle.target, probabilities)
+    by_study = None
+    if consensus is not None:
+        studies = atlas.samples[consensus].to_numpy(dtype=object)
+        by_study = study_consensus(table, studies, min_agreement)
+        per_sample = by_study.set_index("study").loc[studies]
+        table["study"] = studies
+        table["study_majority"] = per_sample["majority"].to_numpy()
+        table["study_agreement"] = per_sample["agreement"].to_numpy()
+        table["study_mixed"] = per_sample["mixed"].to_numpy()
+    return Annotation(table, overlap, bundle.target, probabilities, by_study)
 
 
 def samples_to_annotate(atlas: Atlas, target: str, counts_path=None, samples_path=None, value_kind: str | None = None,
