@@ -9,9 +9,7 @@ Errors of the user's making (files, parameters) print one line and exit with sta
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 from pathlib import Path
 
 from srna_nb.errors import SrnaError
@@ -27,6 +25,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--reports", type=Path, default=None, help="output folder (default: reports/ of the project)")
     run.add_argument("--keep-code", action="store_true", help="show code cells in the HTML reports")
     run.add_argument("--name", default=None, help="run name: reports go to reports/<name>/ (default: the profile's name)")
+    run.add_argument("--jobs", type=int, default=None, metavar="N",
+                     help="reports executed at once, each in its own process (default: one per core; results do not depend on it)")
     run.add_argument("--force", action="store_true", help="re-run reports whose notebook, parameters and data are unchanged")
     run.add_argument("--backend", choices=["serial", "loky", "dask"], default=None,
                      help="where model fits run: serially, local processes, or a Dask cluster (default: the profile's)")
@@ -113,22 +113,13 @@ def _predict(arguments) -> int:
     return 0
 
 
-def _interrupt_on_sigterm() -> None:
-    """Treat SIGTERM like Ctrl-C, so that a terminated run cleans up its staging files."""
-    def handler(signum, frame):
-        raise KeyboardInterrupt
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, handler)
-
-
 def main(argv: list[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
     try:
         if arguments.command == "run":
-            _interrupt_on_sigterm()
-            from srna_nb.runner import PROJECT_ROOT, run_profile
+            from srna_nb.runner import PROJECT_ROOT, interrupt_on_sigterm, run_profile
 
+            interrupt_on_sigterm()
             results = run_profile(
                 arguments.profile,
                 reports_dir=arguments.reports or PROJECT_ROOT / "reports",
@@ -139,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
                 force=arguments.force,
                 overrides={k: v for k, v in (("backend", arguments.backend), ("scheduler", arguments.scheduler)) if v is not None},
                 echo=lambda *a, **k: print(*a, **k, flush=True),
+                jobs=arguments.jobs,
             )
             failed = [r.run.name for r in results if r.status != "ok"]
             if failed:
@@ -159,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"srna-nb: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("srna-nb: interrupted; reports finished before stayed in place, the one running was discarded", file=sys.stderr)
+        print("srna-nb: interrupted; reports finished before stayed in place, those running were discarded", file=sys.stderr)
         return 130
     return 0
 

@@ -12,7 +12,9 @@ A profile (``parameters/profiles/NAME.yaml``) lists runs::
 
 Each run writes ``reports/<run-name>/<name>.ipynb`` (executed), ``<name>.html`` and a record
 ``<name>.run.json`` through temporary files and renames, so that an interrupted run never leaves a
-half-written report. A failed notebook does not stop the others; the index pages
+half-written report. Reports run ``jobs`` at a time (default: one per core), each in its own
+process and kernel; a report depends only on its own notebook and parameters, so the results do
+not depend on ``jobs``. A failed notebook does not stop the others; the index pages
 (:mod:`srna_nb.reports`) list every report with its status, failing cell and key figures. A report
 whose content hash (notebook, parameters, input files, library source) is unchanged since its last
 successful run is reused unless ``force=True``.
@@ -22,10 +24,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
+import signal
 import tempfile
+import threading
 import time
+from multiprocessing.connection import wait
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -332,6 +338,80 @@ def _publish(staging: Path, output_dir: Path, name: str) -> None:
             (output_dir / f"{name}{suffix}").unlink(missing_ok=True)
 
 
+def interrupt_on_sigterm() -> None:
+    """Treat SIGTERM like Ctrl-C, so that a terminated run cleans up its staging files."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, handler)
+
+
+def default_jobs() -> int:
+    """Reports executed at once by default: one per core this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+#: Thread-pool variables given to the kernels of concurrent reports (unless already set), so that
+#: ``jobs`` kernels share the cores instead of each starting one BLAS thread per core.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _execute_in_process(connection, run: Run, output_dir: Path, keep_code: bool, fingerprint: str, threads: int) -> None:
+    """Body of a report process: execute one run and send its result back (Ctrl-C / SIGTERM: clean exit)."""
+    interrupt_on_sigterm()
+    for variable in THREAD_VARIABLES:
+        os.environ.setdefault(variable, str(threads))
+    try:
+        connection.send(execute(run, output_dir, keep_code=keep_code, fingerprint=fingerprint))
+    except KeyboardInterrupt:  # execute() has removed its staging folder on the way out
+        os._exit(130)
+    finally:
+        connection.close()
+
+
+def _execute_concurrently(runs: list[tuple[int, Run, str]], run_dir: Path, keep_code: bool, jobs: int, on_done) -> None:
+    """Execute ``runs`` (position, run, fingerprint) in up to ``jobs`` processes; ``on_done(position, result)`` in completion order.
+
+    Each report gets a fresh process (spawned, so no state is inherited) running one kernel. On
+    Ctrl-C or SIGTERM every report process is terminated, which lets each clean up its staging
+    folder, and the interruption is raised here.
+    """
+    context = multiprocessing.get_context("spawn")
+    threads = max(1, default_jobs() // jobs)
+    pending = list(runs)
+    live: dict[Any, tuple[int, Run, Any, Any]] = {}
+    try:
+        while pending or live:
+            while pending and len(live) < jobs:
+                position, run, fingerprint = pending.pop(0)
+                receiver, sender = context.Pipe(duplex=False)
+                process = context.Process(target=_execute_in_process, name=f"srna-nb {run.name}",
+                                          args=(sender, run, run_dir, keep_code, fingerprint, threads))
+                process.start()
+                sender.close()
+                live[process.sentinel] = (position, run, process, receiver)
+            for sentinel in wait(list(live)):
+                position, run, process, receiver = live.pop(sentinel)
+                result = receiver.recv() if receiver.poll() else None
+                process.join()
+                if result is None:  # the process died before it could report: say so, never guess
+                    record = RunRecord(name=run.name, notebook=run.notebook.name, status="failed", seconds=0.0,
+                                       fingerprint="", error=f"report process ended with exit code {process.exitcode}")
+                    reports.write_record(run_dir, record)
+                    result = RunResult(run, record)
+                on_done(position, result)
+    except KeyboardInterrupt:
+        for position, run, process, receiver in live.values():
+            process.terminate()
+        for position, run, process, receiver in live.values():
+            process.join(timeout=60)
+        raise
+
+
 def run_profile(
     profile: str | Path,
     reports_dir: Path = PROJECT_ROOT / "reports",
@@ -343,14 +423,19 @@ def run_profile(
     run_name: str | None = None,
     force: bool = False,
     overrides: dict[str, Any] | None = None,
+    jobs: int | None = None,
 ) -> list[RunResult]:
     """Execute every run of a profile (or those named in ``only``), then write the index pages.
 
     Reports go to ``reports_dir/<run_name>/`` (default: the profile's name). A report whose
     notebook, parameters, input files and library source are unchanged since its last successful
     run is reused unless ``force``. ``overrides`` (e.g. ``backend``, ``scheduler``) go to every
-    notebook that declares them.
+    notebook that declares them. ``jobs`` reports run at once (default: :func:`default_jobs`;
+    1 runs them one after the other in this process).
     """
+    jobs = default_jobs() if jobs is None else jobs
+    if not isinstance(jobs, int) or jobs < 1:
+        raise SrnaParameterError(f"jobs must be a positive whole number, got {jobs!r}")
     profile_name, runs = load_profile(profile, root=root, extra_parameters=extra_parameters, overrides=overrides)
     run_name = run_name or profile_name
     if not run_name or any(c in run_name for c in "/\\") or run_name.startswith("."):
@@ -363,22 +448,35 @@ def run_profile(
             raise SrnaParameterError(f"--only {sorted(unknown)[0]!r} is not a run of profile {profile_name}; runs: {', '.join(r.name for r in runs)}")
         runs = [r for r in runs if r.name in only]
     run_dir = reports_dir / run_name
-    results = []
+    finished: dict[int, RunResult] = {}
     started = time.perf_counter()
+
+    def done(position: int, result: RunResult) -> None:
+        finished[position] = result
+        if result.record.reused:
+            outcome = "unchanged, reused (--force to redo)"
+        else:
+            outcome = (f"{result.status} in {result.seconds:.0f} s, peak {result.record.peak_memory_mb:,.0f} MB"
+                       + (f": {result.error}" if result.error else ""))
+        echo(f"[{position}/{len(runs)}] {result.run.name} ({result.run.notebook.name}): {outcome}; "
+             f"{len(runs) - len(finished)} left, {time.perf_counter() - started:.0f} s elapsed")
+
+    to_execute = []
     for position, run in enumerate(runs, start=1):
-        echo(f"[{position}/{len(runs)}] {run.name} ({run.notebook.name}) ... ", end="")
         fingerprint = run_fingerprint(run, keep_code)
         reused = None if force else _reusable(run, run_dir, fingerprint)
         if reused is not None:
             reused.reused = True
-            result = RunResult(run, reused, html=run_dir / f"{run.name}.html", executed=run_dir / f"{run.name}.ipynb")
-            echo(f"unchanged, reused (--force to redo); {len(runs) - position} left, {time.perf_counter() - started:.0f} s elapsed")
+            done(position, RunResult(run, reused, html=run_dir / f"{run.name}.html", executed=run_dir / f"{run.name}.ipynb"))
         else:
-            result = execute(run, run_dir, keep_code=keep_code, fingerprint=fingerprint)
-            echo(f"{result.status} in {result.seconds:.0f} s, peak {result.record.peak_memory_mb:,.0f} MB"
-                 + (f": {result.error}" if result.error else "")
-                 + f"; {len(runs) - position} left, {time.perf_counter() - started:.0f} s elapsed")
-        results.append(result)
+            to_execute.append((position, run, fingerprint))
+    if jobs == 1 or len(to_execute) == 1:
+        for position, run, fingerprint in to_execute:
+            done(position, execute(run, run_dir, keep_code=keep_code, fingerprint=fingerprint))
+    elif to_execute:
+        echo(f"{len(to_execute)} reports, {min(jobs, len(to_execute))} at a time")
+        _execute_concurrently(to_execute, run_dir, keep_code, jobs, done)
+    results = [finished[position] for position in sorted(finished)]
     # The index lists every report of the profile: those run now, and earlier records of the others.
     fresh = {r.run.name: r.record for r in results}
     records = [fresh.get(r.name) or reports.read_record(run_dir, r.name) for r in all_runs]

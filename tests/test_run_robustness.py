@@ -41,19 +41,20 @@ def _digests(folder: Path) -> dict[str, str]:
 @pytest.mark.slow
 @pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_interrupted_run_leaves_previous_reports_intact(project_factory, signal_number):
-    root = project_factory({"report": BODY}, PROFILE)
+    # Two reports, so that both run at once (one process each) when the interruption comes.
+    root = project_factory({"report": BODY}, PROFILE + "  - name: again\n    notebook: report\n")
     first = _srna_nb(root)
     assert first.wait(timeout=120) == 0, first.stderr.read()
     reports = root / "reports"
     before = _digests(reports)
-    assert "t/report_files/table.csv" in before and "t/report.html" in before
+    assert "t/report_files/table.csv" in before and "t/again.html" in before
 
     # Second run with another value: it stages a new table, then sleeps; interrupt it mid-notebook.
     params = root / "slow.yaml"
     params.write_text("value: 99\n")
     second = _srna_nb(root, "--params", str(params))
     deadline = time.time() + 90
-    while not list((reports / "t").glob(".report.staging-*/report_files/table.csv")):
+    while len(list((reports / "t").glob(".*.staging-*/*_files/table.csv"))) < 2:
         assert time.time() < deadline and second.poll() is None, "the second run never reached its notebook"
         time.sleep(0.2)
     second.send_signal(signal_number)
@@ -85,11 +86,11 @@ def test_two_runs_with_different_names_do_not_interfere(project_factory):
 
 @pytest.mark.slow
 def test_quick_study_twice_gives_byte_identical_tables(quick_reports, tmp_path):
-    """Determinism: the whole quick study again, in fresh processes, with the same seed."""
+    """Determinism: the whole quick study again, one report at a time (the first ran them concurrently), same seed."""
     from srna_nb.runner import run_profile
 
     first_dir, _ = quick_reports
-    results = run_profile("quick", reports_dir=tmp_path, echo=lambda *a, **k: None)
+    results = run_profile("quick", reports_dir=tmp_path, echo=lambda *a, **k: None, jobs=1)
     assert all(r.status == "ok" for r in results)
     timing_free = [p for p in sorted((first_dir / "quick").glob("*_files/*.csv"))
                    if not p.name.endswith(("_scores.csv", "_timings.csv"))]  # these hold seconds
