@@ -11,8 +11,8 @@ Rows (each skipped when its data is not in ../shared/data):
 - ``serum sex, GSE131695 -> GSE69579`` and the reverse (other study, other pipeline);
 - ``simulated tissue, 5 grouped folds`` (simulated data, so that nothing done for real data breaks it).
 
-Models: ``dl``, ``rf`` (200 trees) and ``linear`` as srna_nb builds them (features centred;
-``-standard``: z-scored, the default before 2026-12-02), and the floor every
+Models: ``dl``, ``rf`` (200 trees) and ``linear`` as srna_nb builds them (features centred),
+``dl-refit`` (the MLP refitted on all training rows for the early-stopped epoch count), and the floor every
 model must beat: plain scikit-learn on log2(RPM + 1) (``sk_lr`` logistic regression, ``sk_rf``
 random forest of 100 trees). Columns: accuracy, balanced accuracy, macro-F1 (mean and sd over
 seeds) and, for bundle rows, the share of confident calls and their accuracy.
@@ -36,8 +36,7 @@ SHARED = ROOT.parent / "shared" / "data"
 #: srna_nb's models by label: parameters of :func:`srna_nb.models.make_model` (``model`` names the kind).
 MODELS = {
     "dl": {}, "rf": {"n_estimators": 200}, "linear": {},
-    "dl-standard": {"model": "dl", "scaling": "standard"},
-    "linear-standard": {"model": "linear", "scaling": "standard"},
+    "dl-refit": {"model": "dl", "refit": True},
 }
 
 TRANSFER_MIN_CLASS_SIZE = 5
