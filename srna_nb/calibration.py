@@ -14,7 +14,7 @@ import pandas as pd
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from srna_nb.errors import SrnaParameterError
 
@@ -41,10 +41,11 @@ class TemperatureScaler(TransformerMixin, BaseEstimator):
 
     def fit(self, proba: np.ndarray, y: np.ndarray):
         """``proba``: (n_samples, n_classes) out-of-fold probabilities; ``y``: true class positions."""
+        proba, y = validate_data(self, proba, y, dtype=np.float64, ensure_min_features=2)
+        if not np.issubdtype(np.asarray(y).dtype, np.integer) or y.min() < 0 or y.max() >= proba.shape[1]:
+            raise SrnaParameterError(f"temperature scaling needs class positions 0-{proba.shape[1] - 1} (a column of the "
+                                     f"probabilities) as labels, got values from {y.min()} to {y.max()}")
         logs = _logs(proba)
-        y = np.asarray(y, dtype=np.intp)
-        if len(y) != len(logs) or len(y) == 0:
-            raise SrnaParameterError(f"temperature scaling needs one label per row, got {len(y)} labels for {len(logs)} rows")
         rows = np.arange(len(y))
 
         def loss(log_temperature: float) -> float:
@@ -56,7 +57,13 @@ class TemperatureScaler(TransformerMixin, BaseEstimator):
 
     def transform(self, proba: np.ndarray) -> np.ndarray:
         check_is_fitted(self, "temperature_")
+        proba = validate_data(self, proba, dtype=np.float64, reset=False)
         return softmax(_logs(proba) / self.temperature_, axis=1)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True  # the labels are what the temperature is fitted to
+        return tags
 
 
 def _logs(proba: np.ndarray) -> np.ndarray:

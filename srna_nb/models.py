@@ -17,6 +17,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from srna_nb.errors import SrnaParameterError
@@ -137,12 +138,15 @@ class DLClassifier(ClassifierMixin, BaseEstimator):
         import keras
 
         X, y = validate_data(self, X, y, dtype=np.float32)
+        check_classification_targets(y)
+        if len(y) < 2:
+            raise SrnaParameterError(f"DLClassifier needs at least 2 samples, got n_samples = {len(y)}")
         self.classes_, encoded = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
             raise SrnaParameterError(f"DLClassifier needs at least two classes, got {len(self.classes_)}")
         train, validation = _validation_split(encoded, self.validation_share, self.random_state)
-        if self.class_weight not in ("balanced", None):
-            raise SrnaParameterError(f"class_weight must be 'balanced' or None, got {self.class_weight!r}")
+        if not (self.class_weight in ("balanced", None) or isinstance(self.class_weight, Mapping)):
+            raise SrnaParameterError(f"class_weight must be 'balanced', a dict class -> weight or None, got {self.class_weight!r}")
         stopping = None
         validation_data = None
         if len(validation):
@@ -160,10 +164,10 @@ class DLClassifier(ClassifierMixin, BaseEstimator):
         import keras
 
         weights = None
-        if self.class_weight == "balanced":
+        if self.class_weight is not None:
             present = np.unique(encoded)
-            balanced = compute_class_weight("balanced", classes=present, y=encoded)
-            weights = {int(c): float(w) for c, w in zip(present, balanced)}
+            given = compute_class_weight(self.class_weight, classes=self.classes_[present], y=self.classes_[encoded])
+            weights = {int(c): float(w) for c, w in zip(present, given)}
         keras.utils.set_random_seed(self.random_state)
         self.model_ = self._build(X.shape[1], len(self.classes_))
         return self.model_.fit(
@@ -177,7 +181,8 @@ class DLClassifier(ClassifierMixin, BaseEstimator):
         return predict_in_chunks(self.model_, X)
 
     def predict(self, X) -> np.ndarray:
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
     def iter_permuted_proba(self, X, permutations: np.ndarray, block: int = 32):
         """Class probabilities with one column at a time replaced by a permutation of its rows.
@@ -305,25 +310,42 @@ class RFClassifier(RandomForestClassifier):
     """scikit-learn's random forest with the study's style of settings as defaults.
 
     500 trees, sqrt(p) features per split, fully grown trees, balanced class weights per
-    bootstrap sample, all cores. Other :class:`~sklearn.ensemble.RandomForestClassifier`
-    arguments keep scikit-learn's defaults.
+    bootstrap sample, all cores, seed 0. Every other
+    :class:`~sklearn.ensemble.RandomForestClassifier` parameter is accepted, cloned and
+    validated as scikit-learn does, with scikit-learn's default.
     """
 
     def __init__(
         self,
         n_estimators: int = 500,
-        max_features: str | float | int = "sqrt",
-        min_samples_leaf: int = 1,
-        max_depth: int | None = None,
-        class_weight: str | None = "balanced_subsample",
-        n_jobs: int | None = -1,
-        random_state: int = 0,
+        *,
+        criterion="gini",
+        max_depth=None,
+        min_samples_split=2,
+        min_samples_leaf=1,
+        min_weight_fraction_leaf=0.0,
+        max_features="sqrt",
+        max_leaf_nodes=None,
+        min_impurity_decrease=0.0,
+        bootstrap=True,
+        oob_score=False,
+        n_jobs=-1,
+        random_state=0,
+        verbose=0,
+        warm_start=False,
+        class_weight="balanced_subsample",
+        ccp_alpha=0.0,
+        max_samples=None,
+        monotonic_cst=None,
     ):
         super().__init__(
-            n_estimators=n_estimators, max_features=max_features, min_samples_leaf=min_samples_leaf,
-            max_depth=max_depth, class_weight=class_weight, n_jobs=n_jobs, random_state=random_state,
+            n_estimators=n_estimators, criterion=criterion, max_depth=max_depth, min_samples_split=min_samples_split,
+            min_samples_leaf=min_samples_leaf, min_weight_fraction_leaf=min_weight_fraction_leaf,
+            max_features=max_features, max_leaf_nodes=max_leaf_nodes, min_impurity_decrease=min_impurity_decrease,
+            bootstrap=bootstrap, oob_score=oob_score, n_jobs=n_jobs, random_state=random_state, verbose=verbose,
+            warm_start=warm_start, class_weight=class_weight, ccp_alpha=ccp_alpha, max_samples=max_samples,
+            monotonic_cst=monotonic_cst,
         )
-
 
     def iter_permuted_proba(self, X, permutations: np.ndarray):
         """Class probabilities with one column at a time replaced by a permutation of its rows.

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from srna_nb.targets import class_indices
 
@@ -48,8 +48,7 @@ class NoveltyScorer(BaseEstimator):
         self.spread_quantile = spread_quantile
 
     def fit(self, X: np.ndarray, y: np.ndarray):
-        X = np.asarray(X, dtype=np.float64)
-        y = np.asarray(y)
+        X, y = validate_data(self, X, y, dtype=np.float64)
         self.classes_ = np.unique(y)
         frame = pd.DataFrame(X)
         self.means_ = frame.groupby(y).mean().loc[self.classes_].to_numpy()
@@ -69,11 +68,18 @@ class NoveltyScorer(BaseEstimator):
         self.lower_ = self.means_.min(axis=0)
         return self
 
-    def score_samples(self, X: np.ndarray, assigned: np.ndarray) -> np.ndarray:
-        """Scores (n_samples, 2): signature deviation and extreme expression (larger = more novel)."""
+    def score_samples(self, X: np.ndarray, assigned: np.ndarray | None = None) -> np.ndarray:
+        """Scores (n_samples, 2): signature deviation and extreme expression (larger = more novel).
+
+        ``assigned``: the class the model gave each sample; by default the class whose mean is nearest.
+        """
         check_is_fitted(self, "means_")
-        X = np.asarray(X, dtype=np.float64)
-        k = class_indices(self, assigned)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        if assigned is None:
+            # |x - m|^2 up to the per-sample |x|^2, without a samples x classes x features array
+            k = np.argmin((self.means_**2).sum(axis=1)[None, :] - 2 * X @ self.means_.T, axis=1)
+        else:
+            k = class_indices(self, assigned)
         columns = self.signatures_[k]
         rows = np.arange(len(X))[:, None]
         z = (X[rows, columns] - self.means_[k[:, None], columns]) / self.sds_[k[:, None], columns]
