@@ -168,11 +168,11 @@ class DLClassifier(ClassifierMixin, BaseEstimator):
             present = np.unique(encoded)
             given = compute_class_weight(self.class_weight, classes=self.classes_[present], y=self.classes_[encoded])
             weights = {int(c): float(w) for c, w in zip(present, given)}
-        keras.utils.set_random_seed(self.random_state)
         self.model_ = self._build(X.shape[1], len(self.classes_))
+        batches = _ShuffledBatches(X, encoded, self.batch_size, self.random_state)
         return self.model_.fit(
-            X, encoded, validation_data=validation_data, epochs=epochs, batch_size=self.batch_size,
-            class_weight=weights, callbacks=callbacks, verbose=self.verbose, shuffle=True,
+            batches, validation_data=validation_data, epochs=epochs,
+            class_weight=weights, callbacks=callbacks, verbose=self.verbose, shuffle=False,  # the batches shuffle themselves
         )
 
     def predict_proba(self, X) -> np.ndarray:
@@ -278,6 +278,45 @@ class DLClassifier(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
         return tags
+
+
+def _shuffled_batches_class():
+    import keras
+
+    class ShuffledBatches(keras.utils.PyDataset):
+        """Minibatches in a new order every epoch, drawn from the fit's own generator.
+
+        Keras shuffles arrays with NumPy's global generator, which would make a fit depend on
+        whatever else runs in the process (and seeding it would reset everyone else's).
+        """
+
+        def __init__(self, X: np.ndarray, y: np.ndarray, batch_size: int, seed: int):
+            super().__init__()
+            self.X, self.y, self.batch_size = X, y, batch_size
+            self.generator = np.random.default_rng(seed)
+            self.order = self.generator.permutation(len(y))
+
+        def __len__(self) -> int:
+            return -(-len(self.y) // self.batch_size)
+
+        def __getitem__(self, index: int):
+            rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+            return self.X[rows], self.y[rows]
+
+        def on_epoch_end(self) -> None:
+            self.order = self.generator.permutation(len(self.y))
+
+    return ShuffledBatches
+
+
+def _ShuffledBatches(X, y, batch_size, seed):  # noqa: N802 - a class made on first use (keras imports lazily)
+    global _SHUFFLED_BATCHES
+    if _SHUFFLED_BATCHES is None:
+        _SHUFFLED_BATCHES = _shuffled_batches_class()
+    return _SHUFFLED_BATCHES(X, y, batch_size, seed)
+
+
+_SHUFFLED_BATCHES = None
 
 
 def predict_in_chunks(model, X: np.ndarray, chunk: int = PREDICTION_CHUNK) -> np.ndarray:

@@ -69,3 +69,29 @@ def test_unreachable_scheduler_is_a_one_line_error():
         with parallel.use("dask", scheduler="tcp://127.0.0.1:9"):
             pass
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.slow
+def test_dl_fits_in_threads_match_one_after_the_other_whatever_the_global_seeds():
+    """No global seeding: a fit's randomness comes from its random_state only."""
+    import random
+    from concurrent.futures import ThreadPoolExecutor
+
+    atlas, _ = simulate_atlas(n_samples=300, seed=4, n_features=200, n_studies=12)
+    data = targets.prepare_target(atlas, "tissue", min_studies=2, verbose=False)
+    X = models.make_preprocessor().fit_transform(data.X)
+
+    def fit(seed):
+        return models.DLClassifier(hidden_layers=(32,), max_epochs=8, random_state=seed).fit(X, data.y).predict_proba(X)
+
+    random.seed(123)
+    np.random.seed(123)
+    alone = [fit(seed) for seed in (1, 2)]
+    random.seed(999)
+    np.random.seed(999)
+    assert np.array_equal(fit(1), alone[0])  # other global seeds, same fit
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        together = list(pool.map(fit, (1, 2)))
+    for one, other in zip(alone, together):
+        np.testing.assert_array_equal(one, other)
+    assert not np.array_equal(alone[0], alone[1])  # the seed matters
