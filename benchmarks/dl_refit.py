@@ -49,12 +49,12 @@ def main(n_seeds: int = 3) -> None:
     seeds = range(n_seeds)
     atlas, _ = simulate_atlas(seed=0)
     print("Simulated atlas (default size), tissue, 5 study-grouped folds:")
-    compare(prepare_target(atlas, "tissue", min_studies=2, verbose=False), "grouped", 5, seeds)
+    compare(prepare_target(atlas, "tissue", min_studies=2), "grouped", 5, seeds)
     if REAL_ATLAS.exists():
-        real = load_microrna_atlas(REAL_ATLAS, verbose=False)
+        real = load_microrna_atlas(REAL_ATLAS)
         organ = read_yaml(ORGAN_PARAMETERS)
         data = prepare_target(real, organ["target"], min_class_size=organ["min_class_size"], min_studies=organ["min_studies"],
-                              where=organ["where"], verbose=False)
+                              where=organ["where"])
         print(f"Real microRNAome atlas, {organ['target']} ({len(data.y)} samples: {organ['where']}), leave-one-study-out:")
         compare(data, "leave_one_study_out", 3, seeds)
     else:

@@ -45,7 +45,7 @@ def walk_one_fold(sampler, factor: float):
     with step("simulate atlas"):
         atlas, _ = simulate_atlas(n_samples=int(BASE_SAMPLES * factor), n_studies=int(BASE_STUDIES * factor), seed=0)
     with step("target rows (prepare_target)"):
-        data = prepare_target(atlas, "tissue", min_studies=2, verbose=False)
+        data = prepare_target(atlas, "tissue", min_studies=2)
     trees = int(os.environ.get("SRNA_RF_TREES", 200))
     train, test = split_indices(data, "grouped", n_splits=5, seed=0)[0]
     dl, rf = make_model("dl", seed=0), make_model("rf", {"n_estimators": trees}, seed=0)

@@ -23,7 +23,7 @@ from srna_nb.targets import prepare_target
 
 def main(model: str = "dl", n_rows: int = 800, n_repeats: int = 3, rf_trees: int = 500) -> None:
     atlas, _ = simulate_atlas(seed=0)
-    data = prepare_target(atlas, "tissue", verbose=False)
+    data = prepare_target(atlas, "tissue")
     order = np.random.default_rng(0).permutation(len(data.y))
     test, train = order[:n_rows], order[n_rows:]
     params = {"n_estimators": rf_trees} if model == "rf" else {}

@@ -93,7 +93,7 @@ def transfer(name: str, train, test, target: str, seeds, bundles: bool) -> list[
 
     # Classes as the bundles keep them: at least 5 samples from 2 studies (TA2's organs have 5-9
     # samples from its 6 donors, so 10 would leave 3 of the 11 shared organs).
-    data = prepare_target(train, target, min_class_size=TRANSFER_MIN_CLASS_SIZE, min_studies=2, verbose=False)
+    data = prepare_target(train, target, min_class_size=TRANSFER_MIN_CLASS_SIZE, min_studies=2)
     labels = test.labels(target)
     test = test.subset(samples=labels.isin(data.classes).to_numpy())
     truth = test.labels(target).to_numpy(dtype=object)
@@ -104,7 +104,7 @@ def transfer(name: str, train, test, target: str, seeds, bundles: bool) -> list[
             if bundles and model in MODELS:
                 bundle = train_bundle(train, target, *model_spec(model, MODELS[model]), min_studies=2,
                                       min_class_size=TRANSFER_MIN_CLASS_SIZE, seed=seed, progress=False)
-                table = annotate(bundle, test, verbose=False).table
+                table = annotate(bundle, test).table
                 scores = prediction_scores(truth, table["predicted"], (table["status"] == "confident").to_numpy())
             else:
                 scores = prediction_scores(truth, clone(estimator).fit(data.X, data.y).predict(X_test))
@@ -124,13 +124,13 @@ def benchmark_rows(seeds, selected) -> list[dict]:
     have = {name: (SHARED / name).is_dir() for name in ("microrna_atlas", "mirna_tissue_atlas2", "lgrc_lung", "serum_geo")}
     if have["microrna_atlas"]:
         tissue = datasets.load_sources({"m": {"source": "microrna_atlas", "path": SHARED / "microrna_atlas",
-                                              "where": {"sample_category": ["tissue"]}}}, verbose=False)["m"]
+                                              "where": {"sample_category": ["tissue"]}}})["m"]
         name = "microRNA atlas organ, leave-one-study-out"
         if wanted(name):
-            data = prepare_target(tissue, "organ", min_class_size=3, min_studies=2, verbose=False)
+            data = prepare_target(tissue, "organ", min_class_size=3, min_studies=2)
             rows += _timed(name, lambda: within(name, data, "leave_one_study_out", 3, seeds))
         if have["mirna_tissue_atlas2"]:
-            ta2 = datasets.load_tissue_atlas2(SHARED / "mirna_tissue_atlas2", verbose=False)
+            ta2 = datasets.load_tissue_atlas2(SHARED / "mirna_tissue_atlas2")
             for train_name, train, test_name, test in (("microRNA atlas", tissue, "TA2", ta2), ("TA2", ta2, "microRNA atlas", tissue)):
                 name = f"organ, {train_name} -> {test_name}"
                 if wanted(name):
@@ -138,12 +138,12 @@ def benchmark_rows(seeds, selected) -> list[dict]:
     if have["lgrc_lung"]:
         name = "LGRC lung sex, 5 folds grouped by flow cell"
         if wanted(name):
-            lgrc = datasets.load_lgrc_lung(SHARED / "lgrc_lung", verbose=False)
-            data = prepare_target(lgrc, "sex", verbose=False)
+            lgrc = datasets.load_lgrc_lung(SHARED / "lgrc_lung")
+            data = prepare_target(lgrc, "sex")
             rows += _timed(name, lambda: within(name, data, "grouped", 5, seeds))
     if have["serum_geo"]:
-        first = datasets.load_serum_geo(SHARED / "serum_geo", "GSE131695", verbose=False)
-        second = datasets.load_serum_geo(SHARED / "serum_geo", "GSE69579", verbose=False)
+        first = datasets.load_serum_geo(SHARED / "serum_geo", "GSE131695")
+        second = datasets.load_serum_geo(SHARED / "serum_geo", "GSE69579")
         for train_name, train, test_name, test in (("GSE131695", first, "GSE69579", second), ("GSE69579", second, "GSE131695", first)):
             name = f"serum sex, {train_name} -> {test_name}"
             if wanted(name):
@@ -151,7 +151,7 @@ def benchmark_rows(seeds, selected) -> list[dict]:
     name = "simulated tissue, 5 grouped folds (simulated)"
     if wanted(name):
         atlas, _ = simulate_atlas(seed=0)
-        data = prepare_target(atlas, "tissue", min_studies=2, verbose=False)
+        data = prepare_target(atlas, "tissue", min_studies=2)
         rows += _timed(name, lambda: within(name, data, "grouped", 5, seeds))
     return rows
 

@@ -33,7 +33,7 @@ def one_size(factor: float) -> dict:
     atlas, _ = simulate_atlas(n_samples=int(BASE_SAMPLES * factor), n_studies=int(BASE_STUDIES * factor), seed=0)
     simulated = time.perf_counter() - started
     after_simulation = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    data = prepare_target(atlas, "tissue", min_studies=2, verbose=False)
+    data = prepare_target(atlas, "tissue", min_studies=2)
     trees = int(os.environ.get("SRNA_RF_TREES", 200))
     models = {"dl": make_model("dl", seed=0), "rf": make_model("rf", {"n_estimators": trees}, seed=0)}
     started = time.perf_counter()

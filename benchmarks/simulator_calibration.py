@@ -36,7 +36,7 @@ def main(n_samples: int = 4243, seed: int = 0) -> None:
           f"age {atlas.labels('age').isna().mean():.1%}; planted wrong labels: {len(truth.mislabels)}")
     evaluations = []
     for target in ("tissue", "tissue_group", "sex", "age_group"):
-        data = prepare_target(atlas, target, min_studies=2, verbose=False)
+        data = prepare_target(atlas, target, min_studies=2)
         evaluations.append(evaluate(data, {"linear": make_model("linear", seed=seed)}, ("stratified", "grouped"), seed=seed, progress=False))
     print("\nlinear baseline, pooled accuracy (paper, DL: tissue 0.965 / 0.831, group 0.98, sex 0.77, age 0.772):")
     print(paper_style_summary(evaluations).round(3).to_string())

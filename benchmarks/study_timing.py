@@ -24,7 +24,7 @@ def main(n_samples: int = 4243, rf_trees: int = 200) -> None:
     evaluations, started = [], time.perf_counter()
     for target in ("tissue", "tissue_group", "sex", "age_group"):
         target_started = time.perf_counter()
-        data = prepare_target(atlas, target, min_studies=2, verbose=False)
+        data = prepare_target(atlas, target, min_studies=2)
         models = {"dl": make_model("dl", seed=0), "rf": make_model("rf", {"n_estimators": rf_trees}, seed=0),
                   "linear": make_model("linear", seed=0)}
         evaluation = evaluate(data, models, ("stratified", "grouped"), seed=0, progress=False)

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from srna_nb.errors import SrnaError
+from srna_nb.logs import show_messages
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -101,7 +102,7 @@ def _predict(arguments) -> int:
     min_overlap = MIN_OVERLAP if arguments.min_overlap is None else arguments.min_overlap
     annotation = annotate(bundle, atlas, min_overlap=min_overlap, confidence_threshold=arguments.confidence,
                           imputation=arguments.imputation, consensus=arguments.consensus,
-                          min_agreement=arguments.min_agreement, verbose=True)
+                          min_agreement=arguments.min_agreement)
     annotation.write(arguments.out)
     counts = annotation.status_counts()["samples"]
     consensus = annotation.consensus
@@ -115,6 +116,7 @@ def _predict(arguments) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
+    show_messages()
     try:
         if arguments.command == "run":
             from srna_nb.runner import PROJECT_ROOT, interrupt_on_sigterm, run_profile

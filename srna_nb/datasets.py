@@ -11,6 +11,7 @@ from srna_nb.atlas import Atlas
 from srna_nb.errors import SrnaInputError, SrnaParameterError
 from srna_nb.io import load_atlas
 from srna_nb.simulate import SimulationTruth, simulate_atlas
+from srna_nb.logs import logger
 
 __all__ = [
     "DATA_SOURCES", "load_dataset", "load_lgrc_lung", "load_sources", "load_microrna_atlas", "load_serum_geo", "load_tissue_atlas2",
@@ -28,7 +29,7 @@ TISSUE_ATLAS2_ORGANS = {
 }
 
 
-def load_microrna_atlas(directory: str | Path, verbose: bool = True) -> Atlas:
+def load_microrna_atlas(directory: str | Path) -> Atlas:
     """The microRNAome atlas (McCall et al. 2017): 528 samples x 2,131 miRNAs, 87 studies, raw counts.
 
     ``directory`` holds ``counts.csv.gz`` (features x samples) and ``samples.csv`` (keyed by
@@ -41,12 +42,11 @@ def load_microrna_atlas(directory: str | Path, verbose: bool = True) -> Atlas:
         id_column="SRA_number",
         study_column="study_id",
         value_kind="counts",
-        verbose=verbose,
     )
     return atlas
 
 
-def load_tissue_atlas2(directory: str | Path, verbose: bool = True) -> Atlas:
+def load_tissue_atlas2(directory: str | Path) -> Atlas:
     """The miRNA Tissue Atlas 2 (Keller et al. 2022): 185 tissue samples x 2,267 miRNAs, 6 donors, read counts.
 
     ``directory`` holds ``counts.csv.gz`` (features x samples) and ``samples.csv`` (``sample``,
@@ -57,7 +57,7 @@ def load_tissue_atlas2(directory: str | Path, verbose: bool = True) -> Atlas:
     """
     directory = Path(directory)
     atlas = load_atlas(directory / "counts.csv.gz", directory / "samples.csv", id_column="sample", study_column="donor",
-                       value_kind="counts", verbose=verbose)
+                       value_kind="counts")
     published = atlas.samples["organ"].astype(object)
     atlas.samples["ta2_organ"] = published
     atlas.samples["organ"] = published.map(TISSUE_ATLAS2_ORGANS).where(published.isin(list(TISSUE_ATLAS2_ORGANS)),
@@ -65,7 +65,7 @@ def load_tissue_atlas2(directory: str | Path, verbose: bool = True) -> Atlas:
     return atlas
 
 
-def load_lgrc_lung(directory: str | Path, verbose: bool = True) -> Atlas:
+def load_lgrc_lung(directory: str | Path) -> Atlas:
     """LGRC lung small RNA-seq: 351 lung samples with sex, age, disease and flow cell; miRBase 18 names.
 
     ``counts.tsv.gz`` has seven annotation columns (V1-V7: coordinates, name, accessions, strand,
@@ -81,7 +81,7 @@ def load_lgrc_lung(directory: str | Path, verbose: bool = True) -> Atlas:
     sheet.index.name = "sample_id"
     atlas = load_atlas(directory / "counts.tsv.gz", sheet,
                        study_column="flow_cell", feature_column="V4", annotation_columns=["V1", "V2", "V3", "V5", "V6", "V7"],
-                       join="inner", value_kind="counts", verbose=verbose)
+                       join="inner", value_kind="counts")
     atlas.samples["sex"] = atlas.samples["gender"].map({"1-Male": "male", "2-Female": "female"}).astype(object)
     return atlas
 
@@ -90,7 +90,7 @@ def load_lgrc_lung(directory: str | Path, verbose: bool = True) -> Atlas:
 SERUM_STUDIES = ("GSE131695", "GSE69579")
 
 
-def load_serum_geo(directory: str | Path, study: str, verbose: bool = True) -> Atlas:
+def load_serum_geo(directory: str | Path, study: str) -> Atlas:
     """One of two GEO serum studies (counts, each its submitters' pipeline) with ``sex``, ``age`` and ``biofluid``.
 
     ``GSE131695``: serum and CSF (``Biofluid``), 61 samples. ``GSE69579``: serum after liver
@@ -128,11 +128,10 @@ def load_serum_geo(directory: str | Path, study: str, verbose: bool = True) -> A
     sheet = sheet.astype({"sex": object, "biofluid": object})
     sheet.insert(0, "study", study)
     sheet.index.name = "sample_id"
-    return load_atlas(directory / f"{study}.csv.gz", sheet, study_column="study", join="inner", value_kind="counts",
-                      verbose=verbose)
+    return load_atlas(directory / f"{study}.csv.gz", sheet, study_column="study", join="inner", value_kind="counts")
 
 
-def load_sources(specs: dict[str, dict], verbose: bool = True) -> dict[str, Atlas]:
+def load_sources(specs: dict[str, dict]) -> dict[str, Atlas]:
     """Several atlases by name, each from a :func:`load_dataset` specification.
 
     ``specs`` maps a name to the keyword arguments of :func:`load_dataset` (``source``, ``path``,
@@ -144,7 +143,7 @@ def load_sources(specs: dict[str, dict], verbose: bool = True) -> dict[str, Atla
     for name, spec in specs.items():
         spec = dict(spec)
         where = spec.pop("where", None) or {}
-        atlas, _ = load_dataset(verbose=verbose, **spec)
+        atlas, _ = load_dataset(**spec)
         keep = np.ones(atlas.n_samples, dtype=bool)
         for column, allowed in where.items():
             keep &= atlas.labels(column).isin([allowed] if isinstance(allowed, str) else list(allowed)).to_numpy()
@@ -160,7 +159,6 @@ def load_dataset(
     path: str | Path | None = None,
     counts_path: str | Path | None = None,
     samples_path: str | Path | None = None,
-    verbose: bool = True,
     **options,
 ) -> tuple[Atlas, SimulationTruth | None]:
     """Load the data a notebook's parameters name.
@@ -180,25 +178,22 @@ def load_dataset(
     """
     if source == "simulated":
         atlas, truth = simulate_atlas(n_samples=n_samples, seed=seed, **options)
-        if verbose:
-            print(
-                f"Simulated atlas (not real samples): {atlas.n_samples} samples x {atlas.n_features} features, "
-                f"{atlas.studies.nunique()} studies, seed {seed}."
-            )
+        logger.info("Simulated atlas (not real samples): %d samples x %d features, %d studies, seed %s.",
+                    atlas.n_samples, atlas.n_features, atlas.studies.nunique(), seed)
         return atlas, truth
     if source == "microrna_atlas":
         if path is None:
             raise SrnaParameterError("source 'microrna_atlas' needs path (the folder with counts.csv.gz and samples.csv)")
-        return load_microrna_atlas(path, verbose=verbose), None
+        return load_microrna_atlas(path), None
     if source in ("mirna_tissue_atlas2", "lgrc_lung", "serum_geo"):
         if path is None:
             raise SrnaParameterError(f"source {source!r} needs path (its folder under shared/data)")
         if source == "serum_geo":
-            return load_serum_geo(path, options.get("study", "GSE131695"), verbose=verbose), None
+            return load_serum_geo(path, options.get("study", "GSE131695")), None
         loader = load_tissue_atlas2 if source == "mirna_tissue_atlas2" else load_lgrc_lung
-        return loader(path, verbose=verbose), None
+        return loader(path), None
     if source == "files":
         if counts_path is None:
             raise SrnaParameterError("source 'files' needs counts_path (and usually samples_path)")
-        return load_atlas(counts_path, samples_path, verbose=verbose, **options), None
+        return load_atlas(counts_path, samples_path, **options), None
     raise SrnaParameterError(f"unknown data source {source!r}; choose one of {', '.join(DATA_SOURCES)}")

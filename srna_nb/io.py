@@ -23,6 +23,7 @@ from srna_nb.biology import known_mirna_names
 from srna_nb.errors import SrnaInputError
 from srna_nb.names import describe_mapping, harmonize_names
 from srna_nb.preprocessing import from_linear, to_linear
+from srna_nb.logs import logger
 
 Orientation = Literal["auto", "features_x_samples", "samples_x_features"]
 
@@ -280,7 +281,6 @@ def load_atlas(
     feature_column: str | None = None,
     accession_column: str | None = None,
     annotation_columns: list[str] | tuple[str, ...] = (),
-    verbose: bool = True,
 ) -> Atlas:
     """Read an expression matrix and its sample sheet into one :class:`Atlas`.
 
@@ -314,12 +314,10 @@ def load_atlas(
         For matrices whose feature rows carry annotation columns before the samples: the column
         of feature names (default: the first), an optional column holding MIMAT accessions
         (used before the names), and the other annotation columns; none of them is a sample.
-    verbose
-        Print what was read and assumed.
     """
     counts = Path(counts)
     if counts.suffix == ".h5ad":
-        return read_h5ad(counts, study_column=study_column, value_kind=value_kind, verbose=verbose)
+        return read_h5ad(counts, study_column=study_column, value_kind=value_kind)
     if isinstance(samples, pd.DataFrame):
         sheet, sheet_name = samples, "the sample sheet"
     else:
@@ -359,11 +357,10 @@ def load_atlas(
         source=str(counts),
         provenance=provenance,
     )
-    if verbose:
-        print(f"Read {counts.name}: {atlas.n_samples} samples x {atlas.n_features} features ({value_kind}); {note}.")
-        for key in ("join", "names"):
-            if key in provenance:
-                print(provenance[key])
+    logger.info("Read %s: %d samples x %d features (%s); %s.", counts.name, atlas.n_samples, atlas.n_features, value_kind, note)
+    for key in ("join", "names"):
+        if key in provenance:
+            logger.info(provenance[key])
     return atlas
 
 
@@ -437,7 +434,7 @@ def _rna_class(name: str) -> str:
 
 
 # -- AnnData ------------------------------------------------------------------------------------
-def read_h5ad(path: str | Path, *, study_column: str = "study", value_kind: str = "counts", verbose: bool = True) -> Atlas:
+def read_h5ad(path: str | Path, *, study_column: str = "study", value_kind: str = "counts") -> Atlas:
     """Read an AnnData ``.h5ad`` file (``X``: samples x features, ``obs``: sample sheet, ``var``: features).
 
     Read with h5py following the AnnData on-disk format (dense ``X`` or CSR/CSC sparse), so that
@@ -471,8 +468,7 @@ def read_h5ad(path: str | Path, *, study_column: str = "study", value_kind: str 
         var["rna_class"] = [_rna_class(n) for n in var.index]
     atlas = Atlas(counts=matrix, samples=obs, features=var, value_kind=value_kind, study_column=study_column,
                   source=str(path), provenance={"counts_file": str(path), "orientation": "AnnData: samples in rows"})
-    if verbose:
-        print(f"Read {path.name}: {atlas.n_samples} samples x {atlas.n_features} features ({value_kind}) from AnnData.")
+    logger.info("Read %s: %d samples x %d features (%s) from AnnData.", path.name, atlas.n_samples, atlas.n_features, value_kind)
     return atlas
 
 

@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from srna_nb.atlas import Atlas
+from srna_nb.logs import logger
 
 
 def _axes(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
@@ -100,7 +101,7 @@ def scatter_by(coordinates: pd.DataFrame, color_by: str, x: str = "PC1", y: str 
 def atlas_depth(atlas: Atlas) -> Figure | None:
     """Library sizes of an atlas of counts (reads per sample, log scale); None for normalized input."""
     if atlas.value_kind != "counts":
-        print(f"Library sizes are not shown: the input is {atlas.value_kind}, not counts.")
+        logger.info("Library sizes are not shown: the input is %s, not counts.", atlas.value_kind)
         return None
     return histogram(atlas.library_sizes(), "Library sizes", "reads per sample (log scale)", log_x=True, simulated=atlas.simulated)
 

@@ -10,6 +10,7 @@ import pandas as pd
 
 from srna_nb.atlas import Atlas
 from srna_nb.errors import SrnaParameterError
+from srna_nb.logs import logger
 
 #: Default age bins in years, left-closed: [0, 18), [18, 40), [40, 65), [65, inf).
 #: Child, young adult, middle-aged, older adult: the study did not publish its bins; these are
@@ -93,7 +94,6 @@ def prepare_target(
     min_studies: int = 1,
     age_bins: Sequence[float] | None = None,
     where: Mapping[str, str | Sequence[str]] | None = None,
-    verbose: bool = True,
 ) -> TargetData:
     """Select the labelled samples and classes that can be learned and evaluated for ``target``.
 
@@ -113,8 +113,6 @@ def prepare_target(
     where
         Keep only samples whose column equals one of the given values, e.g.
         ``{"sample_category": "tissue"}``.
-    verbose
-        Print what was dropped and why.
     """
     if min_class_size < 1 or min_studies < 1:
         raise SrnaParameterError(f"min_class_size and min_studies must be at least 1, got {min_class_size}, {min_studies}")
@@ -148,10 +146,9 @@ def prepare_target(
     keep &= labels.isin(kept_classes).to_numpy()
     dropped_table = pd.DataFrame(dropped, columns=["label", "samples", "studies", "reason"])
     dropped_table = dropped_table[dropped_table["samples"] > 0].reset_index(drop=True)
-    if verbose:
-        print(f"{target}: {int(keep.sum())} samples in {len(kept_classes)} classes kept.")
-        for row in dropped_table.itertuples(index=False):
-            print(f"  dropped {row.label}: {row.samples} samples ({row.reason})")
+    logger.info("%s: %d samples in %d classes kept.", target, int(keep.sum()), len(kept_classes))
+    for row in dropped_table.itertuples(index=False):
+        logger.info("  dropped %s: %d samples (%s)", row.label, row.samples, row.reason)
     return TargetData(
         target=target,
         X=atlas.counts[keep],

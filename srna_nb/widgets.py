@@ -119,7 +119,7 @@ class EvaluationExplorer(_Explorer):
         key = (target, model, protocol)
         if key not in self._results:
             if target not in self._data:
-                self._data[target] = targets.prepare_target(self.atlas, target, verbose=False, **self.target_options)
+                self._data[target] = targets.prepare_target(self.atlas, target, **self.target_options)
             estimator = models.make_model(model, self.model_params.get(model, {}), input_scale=self.atlas.value_kind,
                                           min_share=self.min_share, seed=self.seed)
             self._results[key] = evaluation.evaluate(self._data[target], {model: estimator}, [protocol],
@@ -186,7 +186,7 @@ class SampleExplorer(_Explorer):
         from srna_nb import augment
 
         self.bundle, self.atlas, self.method, self.n_classes = bundle, atlas, method, n_classes
-        self.annotation = augment.annotate(bundle, atlas, verbose=False).table.set_index("sample_id")
+        self.annotation = augment.annotate(bundle, atlas).table.set_index("sample_id")
         self.sample = widgets.Dropdown(options=list(map(str, atlas.samples.index)), description="sample")
         self.k = widgets.IntSlider(value=k, min=3, max=30, description="top sRNAs")
         self._layout([self.sample, self.k], [widgets.HTML(), widgets.HTML(), widgets.HTML()], [widgets.Image(format="png")])

@@ -22,7 +22,7 @@ TISSUES = ["cerebral cortex", "whole blood", "liver", "heart", "lung", "testis"]
 @pytest.fixture(scope="module")
 def small():
     atlas, truth = simulate_atlas(n_samples=500, seed=3, n_features=300, n_studies=25, tissues=TISSUES)
-    data = prepare_target(atlas, "tissue", verbose=False)
+    data = prepare_target(atlas, "tissue")
     return data, truth
 
 

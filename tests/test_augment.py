@@ -45,8 +45,8 @@ def saved(bundle, tmp_path_factory):
 def test_bundle_round_trip_gives_the_same_predictions(bundle, saved, atlas_and_truth):
     atlas, _ = atlas_and_truth
     loaded = load_bundle(saved)
-    before = annotate(bundle, atlas, verbose=False).table
-    after = annotate(loaded, atlas, verbose=False).table
+    before = annotate(bundle, atlas).table
+    after = annotate(loaded, atlas).table
     pd.testing.assert_frame_equal(before, after)
     assert loaded.classes == bundle.classes and loaded.features == bundle.features
     meta = json.loads((saved / "bundle.json").read_text())
@@ -89,19 +89,19 @@ def test_missing_or_foreign_folders_are_refused(saved, tmp_path):
 def test_features_align_by_name_and_missing_ones_are_reported(bundle, atlas_and_truth):
     atlas, _ = atlas_and_truth
     sample = atlas.subset(samples=np.arange(60))
-    reference = annotate(bundle, sample, verbose=False).table
+    reference = annotate(bundle, sample).table
     shuffled = sample.subset(features=np.random.default_rng(0).permutation(sample.n_features))
-    pd.testing.assert_frame_equal(annotate(bundle, shuffled, verbose=False).table, reference)
+    pd.testing.assert_frame_equal(annotate(bundle, shuffled).table, reference)
 
     keep = np.ones(sample.n_features, bool)
     keep[:100] = False  # 25% of the sRNAs missing
-    partial = annotate(bundle, sample.subset(features=keep), verbose=False)
+    partial = annotate(bundle, sample.subset(features=keep))
     assert partial.overlap.present == len(bundle.features) - len(set(bundle.features) & set(sample.feature_names[:100]))
     assert set(partial.overlap.missing) == set(bundle.features) & set(sample.feature_names[:100])
     zero_filled = sample.subset()
     zero_filled.counts[:, :100] = 0
-    as_zero = annotate(bundle, sample.subset(features=keep), imputation="zero", verbose=False)
-    np.testing.assert_allclose(as_zero.table["probability"], annotate(bundle, zero_filled, verbose=False).table["probability"])
+    as_zero = annotate(bundle, sample.subset(features=keep), imputation="zero")
+    np.testing.assert_allclose(as_zero.table["probability"], annotate(bundle, zero_filled).table["probability"])
     # The bundle's default, mean imputation: a missing feature sits at its training mean (0 at the
     # standardized classifier input), which changes the probabilities compared with "not detected".
     assert bundle.imputation == "mean" and partial.overlap.imputation == "mean"
@@ -115,7 +115,7 @@ def test_features_align_by_name_and_missing_ones_are_reported(bundle, atlas_and_
 
 def test_hidden_labels_are_recovered(bundle, atlas_and_truth):
     atlas, truth = atlas_and_truth
-    table = annotate(bundle, samples_to_annotate(atlas, "tissue"), verbose=False).table
+    table = annotate(bundle, samples_to_annotate(atlas, "tissue")).table
     scores = hidden_label_recovery(table, truth, "tissue")
     assert scores["samples"] > 5
     assert scores["accuracy of confident predictions"] >= 0.9, scores

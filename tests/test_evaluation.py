@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 import math
 import pickle
 import weakref
@@ -33,7 +34,7 @@ def simulation():
 @pytest.fixture(scope="module")
 def tissue_data(simulation):
     atlas, _ = simulation
-    return prepare_target(atlas, "tissue", min_studies=2, verbose=False)
+    return prepare_target(atlas, "tissue", min_studies=2)
 
 
 LIGHT = {"dl": {"hidden_layers": [32], "max_epochs": 15}, "rf": {"n_estimators": 30}, "linear": {}}
@@ -53,7 +54,7 @@ def test_no_preprocessing_statistic_comes_from_the_test_fold(simulation):
     in_spy = (atlas.studies == spy_study).to_numpy()
     counts[:, 0] = np.where(in_spy, 500.0, 0.0)
     planted = Atlas(counts, atlas.samples, atlas.features, study_column="study")
-    data = prepare_target(planted, "tissue", min_studies=2, verbose=False)
+    data = prepare_target(planted, "tissue", min_studies=2)
     model = {"linear": make_model("linear", min_share=0.01)}
     result = evaluate(data, model, ["grouped"], n_splits=4, keep_models=True, progress=False)
     held_out_spy = 0
@@ -221,13 +222,13 @@ def test_preprocessing_steps():
 def test_bad_parameters_give_clear_errors(simulation, tissue_data):
     atlas, _ = simulation
     with pytest.raises(SrnaParameterError, match="unknown target 'organ'"):
-        prepare_target(atlas, "organ", verbose=False)
+        prepare_target(atlas, "organ")
     with pytest.raises(SrnaParameterError, match="at least two are needed"):
-        prepare_target(atlas, "tissue", min_class_size=10_000, verbose=False)
+        prepare_target(atlas, "tissue", min_class_size=10_000)
     no_study = Atlas(atlas.counts, atlas.samples.drop(columns="study"), atlas.features)
     with pytest.raises(SrnaParameterError, match="needs a study column; 'study' is not in the sample sheet"):
-        prepare_target(no_study, "tissue", min_studies=2, verbose=False)
-    data = prepare_target(no_study, "tissue", verbose=False)
+        prepare_target(no_study, "tissue", min_studies=2)
+    data = prepare_target(no_study, "tissue")
     with pytest.raises(SrnaParameterError, match="holds out studies, but the data has no study column"):
         split_indices(data, "grouped")
     with pytest.raises(SrnaParameterError, match="unknown protocol 'random'"):
@@ -238,20 +239,20 @@ def test_bad_parameters_give_clear_errors(simulation, tissue_data):
         make_model("rf", {"n_trees": 10})
 
 
-def test_classes_dropped_with_reasons(simulation, capsys):
+def test_classes_dropped_with_reasons(simulation, caplog):
+    caplog.set_level(logging.INFO, logger="srna_nb")
     atlas, _ = simulation
     data = prepare_target(atlas, "tissue", min_class_size=60, min_studies=2)
-    out = capsys.readouterr().out
-    assert "dropped (no label)" in out
+    assert "dropped (no label)" in caplog.text
     assert set(data.dropped["reason"]) >= {"label missing: left for augmentation"}
     assert all(data.class_table()["samples"] >= 60)
 
 
 def test_custom_age_bins_and_where_filter(simulation):
     atlas, truth = simulation
-    data = prepare_target(atlas, "age_group", age_bins=[0, 40, 200], min_class_size=5, verbose=False)
+    data = prepare_target(atlas, "age_group", age_bins=[0, 40, 200], min_class_size=5)
     assert set(data.classes) <= {"0-39", "40-199"}
-    plasma_only = prepare_target(atlas, "sex", where={"tissue": ["plasma", "liver"]}, min_class_size=2, verbose=False)
+    plasma_only = prepare_target(atlas, "sex", where={"tissue": ["plasma", "liver"]}, min_class_size=2)
     assert set(atlas.samples.loc[plasma_only.sample_ids, "tissue"]) <= {"plasma", "liver"}
 
 

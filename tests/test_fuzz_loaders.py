@@ -131,7 +131,7 @@ def test_generated_text_inputs_load_or_fail_cleanly(tmp_path_factory, data, deli
         samples = folder / "samples.csv"
         samples.write_text(_text(sheet, ","), encoding="utf-8")
         files.append(samples)
-    _check(lambda: load_atlas(counts, samples, orientation=orientation, value_kind=value_kind, join=join, verbose=False), files)
+    _check(lambda: load_atlas(counts, samples, orientation=orientation, value_kind=value_kind, join=join), files)
 
 
 @FUZZ
@@ -139,7 +139,7 @@ def test_generated_text_inputs_load_or_fail_cleanly(tmp_path_factory, data, deli
 def test_arbitrary_bytes_fail_cleanly(tmp_path_factory, content, name):
     path = tmp_path_factory.mktemp("bytes") / name
     path.write_bytes(content)
-    _check(lambda: load_atlas(path, verbose=False), [path])
+    _check(lambda: load_atlas(path), [path])
 
 
 @FUZZ
@@ -147,9 +147,9 @@ def test_arbitrary_bytes_fail_cleanly(tmp_path_factory, content, name):
 def test_arbitrary_bytes_as_h5ad_fail_cleanly(tmp_path_factory, content):
     path = tmp_path_factory.mktemp("h5") / "atlas.h5ad"
     path.write_bytes(b"\x89HDF\r\n\x1a\n" + content)  # HDF5 signature, then garbage
-    _check(lambda: read_h5ad(path, verbose=False), [path])
+    _check(lambda: read_h5ad(path), [path])
 
 
 def test_missing_and_directory_paths_fail_cleanly(tmp_path):
-    _check(lambda: load_atlas(tmp_path / "nope.csv", verbose=False), [], note=print)
-    _check(lambda: load_atlas(tmp_path, verbose=False), [], note=print)
+    _check(lambda: load_atlas(tmp_path / "nope.csv"), [], note=print)
+    _check(lambda: load_atlas(tmp_path), [], note=print)

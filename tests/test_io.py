@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +48,8 @@ def digest(path: Path) -> str:
 # -- good input ------------------------------------------------------------------------------
 @pytest.mark.parametrize("layout", ["features_x_samples", "samples_x_features"])
 @pytest.mark.parametrize("name", ["counts.csv", "counts.tsv", "counts.csv.gz", "counts.tsv.gz"])
-def test_both_orientations_and_formats(tmp_path, matrix, sheet, layout, name, capsys):
+def test_both_orientations_and_formats(tmp_path, matrix, sheet, layout, name, caplog):
+    caplog.set_level(logging.INFO, logger="srna_nb")
     table = matrix.T if layout == "features_x_samples" else matrix
     counts = write(table, tmp_path / name, sep="\t" if ".tsv" in name else ",")
     samples = write(sheet, tmp_path / "samples.csv", index=False)
@@ -58,7 +60,7 @@ def test_both_orientations_and_formats(tmp_path, matrix, sheet, layout, name, ca
     np.testing.assert_array_equal(atlas.counts, matrix.to_numpy(dtype=np.float32))
     expected = "samples in columns" if layout == "features_x_samples" else "samples in rows"
     assert expected in atlas.provenance["orientation"]
-    assert expected in capsys.readouterr().out  # the assumed orientation is said
+    assert expected in caplog.text  # the assumed orientation is said
     assert before == (digest(counts), digest(samples))  # nothing the user gave is modified
     assert atlas.labels("tissue").isna().sum() == 1
     assert atlas.labels("age").dtype == object and atlas.samples["age"].dtype.kind == "f"
@@ -68,24 +70,25 @@ def test_both_orientations_and_formats(tmp_path, matrix, sheet, layout, name, ca
 @pytest.mark.parametrize("layout", ["features_x_samples", "samples_x_features"])
 def test_orientation_without_sample_sheet_uses_feature_names(tmp_path, matrix, layout):
     counts = write(matrix.T if layout == "features_x_samples" else matrix, tmp_path / "counts.csv")
-    atlas = load_atlas(counts, verbose=False)
+    atlas = load_atlas(counts)
     assert list(atlas.feature_names) == FEATURES
     assert atlas.samples.empty and list(atlas.samples.index) == SAMPLES
 
 
 def test_explicit_orientation_is_taken_as_given(tmp_path, matrix):
     counts = write(matrix.T, tmp_path / "counts.csv")
-    atlas = load_atlas(counts, orientation="features_x_samples", verbose=False)
+    atlas = load_atlas(counts, orientation="features_x_samples")
     assert "as given" in atlas.provenance["orientation"]
     assert list(atlas.sample_ids) == SAMPLES
 
 
-def test_inner_join_keeps_intersection_and_says_so(tmp_path, matrix, sheet, capsys):
+def test_inner_join_keeps_intersection_and_says_so(tmp_path, matrix, sheet, caplog):
+    caplog.set_level(logging.INFO, logger="srna_nb")
     counts = write(matrix.T, tmp_path / "counts.csv")
     samples = write(pd.concat([sheet.iloc[1:], pd.DataFrame({"sample": ["S9"], "study": ["C"]})]), tmp_path / "s.csv", index=False)
     atlas = load_atlas(counts, samples, join="inner")
     assert list(atlas.sample_ids) == ["S2", "S3", "S4"]
-    out = capsys.readouterr().out
+    out = caplog.text
     assert "Kept the 3 samples" in out and "1 samples of counts.csv are not in s.csv" in out
 
 
@@ -98,14 +101,14 @@ def test_sample_sheet_with_named_id_column(tmp_path, sheet):
 def test_rpm_and_log_scaled_input_accepted_when_stated(tmp_path, matrix):
     rpm = matrix.div(matrix.sum(axis=1), axis=0) * 1e6
     counts = write(rpm.T, tmp_path / "rpm.csv")
-    atlas = load_atlas(counts, value_kind="rpm", verbose=False)
+    atlas = load_atlas(counts, value_kind="rpm")
     assert atlas.value_kind == "rpm"
     with pytest.raises(SrnaInputError, match="looks like RPM, pass value_kind='rpm'"):
-        load_atlas(counts, verbose=False)
+        load_atlas(counts)
     logged = write(np.log2(rpm + 1).T, tmp_path / "log.csv")
-    assert load_atlas(logged, value_kind="log2_rpm", verbose=False).value_kind == "log2_rpm"
+    assert load_atlas(logged, value_kind="log2_rpm").value_kind == "log2_rpm"
     with pytest.raises(SrnaInputError, match="log-scaled"):
-        load_atlas(logged, verbose=False)
+        load_atlas(logged)
 
 
 def test_h5ad_dense_and_sparse(tmp_path, matrix):
@@ -136,7 +139,7 @@ def test_h5ad_dense_and_sparse(tmp_path, matrix):
         return path
 
     for sparse_x in (False, True):
-        atlas = load_atlas(write_h5ad(tmp_path / f"a{sparse_x}.h5ad", sparse_x), verbose=False)
+        atlas = load_atlas(write_h5ad(tmp_path / f"a{sparse_x}.h5ad", sparse_x))
         np.testing.assert_array_equal(atlas.counts, matrix.to_numpy(dtype=np.float32))
         assert list(atlas.labels("tissue")[:3]) == ["liver", "heart", "liver"] and pd.isna(atlas.labels("tissue").iloc[3])
         assert list(atlas.studies) == ["A", "A", "B", "B"]
@@ -147,7 +150,7 @@ def test_h5ad_dense_and_sparse(tmp_path, matrix):
 # -- bad input: one line, naming the file and the problem ----------------------------------------
 def expect_error(match: str, *args, **kwargs) -> str:
     with pytest.raises(SrnaInputError, match=match) as caught:
-        load_atlas(*args, verbose=False, **kwargs)
+        load_atlas(*args, **kwargs)
     message = str(caught.value)
     assert "\n" not in message
     return message
@@ -213,12 +216,12 @@ def test_no_known_feature_names(tmp_path, matrix):
     expect_error("cannot tell whether samples are rows or columns", write(table, tmp_path / "genes.csv"))
     expect_error("none of the 6 feature names reads like a small-RNA name",
                  write(table, tmp_path / "genes2.csv"), orientation="samples_x_features")
-    atlas = load_atlas(tmp_path / "genes2.csv", orientation="samples_x_features", check_feature_names=False, verbose=False)
+    atlas = load_atlas(tmp_path / "genes2.csv", orientation="samples_x_features", check_feature_names=False)
     assert atlas.n_features == 6
 
 
 def test_label_column_that_does_not_exist(tmp_path, matrix, sheet):
-    atlas = load_atlas(write(matrix.T, tmp_path / "c.csv"), write(sheet, tmp_path / "s.csv", index=False), verbose=False)
+    atlas = load_atlas(write(matrix.T, tmp_path / "c.csv"), write(sheet, tmp_path / "s.csv", index=False))
     with pytest.raises(SrnaInputError, match="label column 'organ' not in the sample sheet; available: study, tissue, age"):
         atlas.labels("organ")
 
@@ -233,3 +236,17 @@ def test_feature_name_recognition():
         assert looks_like_srna_name(name), name
     for name in ["ENSG00000141510", "TP53", "S1", "SRR1234567"]:
         assert not looks_like_srna_name(name), name
+
+
+def test_library_calls_are_quiet_unless_messages_are_asked_for(tmp_path, matrix):
+    """Messages go to the package logger: nothing on the terminal from a plain call, one line each with show_messages()."""
+    import subprocess
+    import sys
+
+    counts = write(matrix.T, tmp_path / "counts.csv")
+    call = f"from srna_nb.io import load_atlas; load_atlas({str(counts)!r})"
+    quiet = subprocess.run([sys.executable, "-c", call], capture_output=True, text=True, check=True)
+    assert quiet.stdout == "" and quiet.stderr == ""
+    shown = subprocess.run([sys.executable, "-c", "import srna_nb.logs; srna_nb.logs.show_messages(); srna_nb.logs.show_messages(); " + call],
+                           capture_output=True, text=True, check=True)
+    assert shown.stdout.startswith("Read counts.csv: 4 samples") and shown.stdout.count("Read counts.csv") == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -59,17 +61,18 @@ def test_feature_matrix_sums_members_of_a_merged_feature():
     np.testing.assert_array_equal(weights.toarray(), [[0, 1], [1, 0]])
 
 
-def test_loader_sums_rows_of_one_mirna_and_says_so(tmp_path, capsys):
+def test_loader_sums_rows_of_one_mirna_and_says_so(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="srna_nb")
     counts = pd.DataFrame({"S1": [1, 2, 3, 4], "S2": [5, 6, 7, 8]},
                           index=pd.Index(["hsa-miR-21", "hsa-miR-21-5p", "hsa-let-7a(2)", "SNORD33"], name="name"))
     counts.to_csv(tmp_path / "c.csv")
     atlas = load_atlas(tmp_path / "c.csv")
     assert list(atlas.feature_names) == ["hsa-miR-21-5p", "hsa-let-7a-5p", "SNORD33"]
     np.testing.assert_array_equal(atlas.counts, [[3, 3, 4], [11, 7, 8]])
-    out = capsys.readouterr().out
+    out = caplog.text
     assert "1 exact, 2 renamed" in out and "1 rows summed" in out
     assert list(name_mapping(atlas)["input"]) == list(counts.index)
-    raw = load_atlas(tmp_path / "c.csv", harmonize=False, verbose=False)
+    raw = load_atlas(tmp_path / "c.csv", harmonize=False)
     assert list(raw.feature_names) == list(counts.index)
     with pytest.raises(SrnaInputError, match="without name harmonization"):
         name_mapping(raw)
@@ -78,14 +81,14 @@ def test_loader_sums_rows_of_one_mirna_and_says_so(tmp_path, capsys):
 def test_log2_rows_are_summed_on_the_linear_scale(tmp_path):
     values = pd.DataFrame({"S1": [np.log2(3 + 1), np.log2(5 + 1)]}, index=pd.Index(["hsa-miR-21", "hsa-miR-21-5p"], name="n"))
     values.to_csv(tmp_path / "l.csv")
-    atlas = load_atlas(tmp_path / "l.csv", value_kind="log2_rpm", verbose=False)
+    atlas = load_atlas(tmp_path / "l.csv", value_kind="log2_rpm")
     np.testing.assert_allclose(atlas.counts, [[np.log2(8 + 1)]], rtol=1e-6)
 
 
 def test_duplicated_non_mirna_rows_are_refused(tmp_path):
     pd.DataFrame({"S1": [1, 2]}, index=pd.Index(["SNORD33", "SNORD33"], name="n")).to_csv(tmp_path / "d.csv")
     with pytest.raises(SrnaInputError, match=r"d.csv: duplicated row name 'SNORD33'"):
-        load_atlas(tmp_path / "d.csv", verbose=False)
+        load_atlas(tmp_path / "d.csv")
 
 
 def test_a_recorded_partner_name_decides_the_arm():

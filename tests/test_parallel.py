@@ -15,7 +15,7 @@ LIGHT = {"dl": {"hidden_layers": [32], "max_epochs": 8}, "rf": {"n_estimators": 
 @pytest.fixture(scope="module")
 def task():
     atlas, _ = simulate_atlas(n_samples=300, seed=5, n_studies=16, tissues=["liver", "heart", "lung", "whole blood"])
-    data = targets.prepare_target(atlas, "tissue", min_studies=2, verbose=False)
+    data = targets.prepare_target(atlas, "tissue", min_studies=2)
     estimators = {name: models.make_model(name, params, input_scale=atlas.value_kind, seed=0) for name, params in LIGHT.items()}
     serial = evaluation.evaluate(data, estimators, ["stratified", "grouped"], n_splits=3, keep_models=True, progress=False)
     return data, estimators, serial
@@ -78,7 +78,7 @@ def test_dl_fits_in_threads_match_one_after_the_other_whatever_the_global_seeds(
     from concurrent.futures import ThreadPoolExecutor
 
     atlas, _ = simulate_atlas(n_samples=300, seed=4, n_features=200, n_studies=12)
-    data = targets.prepare_target(atlas, "tissue", min_studies=2, verbose=False)
+    data = targets.prepare_target(atlas, "tissue", min_studies=2)
     X = models.make_preprocessor().fit_transform(data.X)
 
     def fit(seed):

@@ -17,7 +17,7 @@ from srna_nb.targets import prepare_target
 @pytest.fixture(scope="module")
 def fitted():
     atlas, truth = simulate_atlas(n_samples=500, seed=8, n_features=250, n_studies=25, tissues=["liver", "heart", "plasma", "lung"])
-    data = prepare_target(atlas, "tissue", verbose=False)
+    data = prepare_target(atlas, "tissue")
     pipeline = make_model("dl", {"hidden_layers": [48, 24], "max_epochs": 20, "batch_norm": True}).fit(data.X[:350], data.y[:350])
     X = pipeline[:-1].transform(data.X[350:])
     names = pipeline[:-1].get_feature_names_out(data.feature_names)

@@ -63,5 +63,5 @@ def test_shipped_model_predicts_its_training_profiles_on_any_scale(value_kind):
     values = {"counts": np.round(rpm * 5), "rpm": rpm, "log2_rpm": np.log2(rpm + 1)}[value_kind]
     atlas = Atlas(values, pd.DataFrame(index=pd.Index([f"s{i}" for i in range(len(values))], name="sample_id")),
                   pd.DataFrame({"rna_class": "miRNA"}, index=pd.Index(bundle.features, name="feature")), value_kind=value_kind)
-    table = annotate(bundle, atlas, verbose=False).table
+    table = annotate(bundle, atlas).table
     assert (table["predicted"].to_numpy() == np.asarray(bundle.novelty.classes_)).mean() >= 0.9

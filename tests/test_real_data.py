@@ -10,7 +10,7 @@ from srna_nb.datasets import load_dataset, load_microrna_atlas
 
 
 def test_microrna_atlas_loads(real_atlas_dir):
-    atlas = load_microrna_atlas(real_atlas_dir, verbose=False)
+    atlas = load_microrna_atlas(real_atlas_dir)
     # 2,131 rows; two of them count the same miRNA under an old and a new name and are summed.
     assert (atlas.n_samples, atlas.n_features) == (528, 2130)
     assert atlas.provenance["name_mapping"].shape[0] == 2131
@@ -27,7 +27,7 @@ def test_microrna_atlas_loads(real_atlas_dir):
 
 
 def test_microrna_atlas_through_load_dataset(real_atlas_dir):
-    atlas, truth = load_dataset("microrna_atlas", path=real_atlas_dir, verbose=False)
+    atlas, truth = load_dataset("microrna_atlas", path=real_atlas_dir)
     assert truth is None and not atlas.simulated
 
 
@@ -35,8 +35,8 @@ def test_microrna_atlas_organ_target_for_held_out_studies(real_atlas_dir):
     from srna_nb.evaluation import split_indices
     from srna_nb.targets import prepare_target
 
-    atlas = load_microrna_atlas(real_atlas_dir, verbose=False)
-    data = prepare_target(atlas, "organ", where={"sample_category": ["tissue"]}, min_class_size=3, min_studies=2, verbose=False)
+    atlas = load_microrna_atlas(real_atlas_dir)
+    data = prepare_target(atlas, "organ", where={"sample_category": ["tissue"]}, min_class_size=3, min_studies=2)
     assert len(data.classes) == 12 and len(data.y) == 188  # shared/REFERENCE.md
     folds = split_indices(data, "leave_one_study_out")
     assert all(not set(data.groups[train]) & set(data.groups[test]) for train, test in folds)
@@ -46,11 +46,11 @@ def test_every_real_set_loads_with_harmonized_names(shared_data):
     from srna_nb import datasets
 
     atlases = {
-        "microrna_atlas": datasets.load_microrna_atlas(shared_data / "microrna_atlas", verbose=False),
-        "tissue_atlas2": datasets.load_tissue_atlas2(shared_data / "mirna_tissue_atlas2", verbose=False),
-        "lgrc": datasets.load_lgrc_lung(shared_data / "lgrc_lung", verbose=False),
-        "GSE131695": datasets.load_serum_geo(shared_data / "serum_geo", "GSE131695", verbose=False),
-        "GSE69579": datasets.load_serum_geo(shared_data / "serum_geo", "GSE69579", verbose=False),
+        "microrna_atlas": datasets.load_microrna_atlas(shared_data / "microrna_atlas"),
+        "tissue_atlas2": datasets.load_tissue_atlas2(shared_data / "mirna_tissue_atlas2"),
+        "lgrc": datasets.load_lgrc_lung(shared_data / "lgrc_lung"),
+        "GSE131695": datasets.load_serum_geo(shared_data / "serum_geo", "GSE131695"),
+        "GSE69579": datasets.load_serum_geo(shared_data / "serum_geo", "GSE69579"),
     }
     shapes = {name: (atlas.n_samples, atlas.n_features) for name, atlas in atlases.items()}
     assert shapes["tissue_atlas2"] == (185, 2267) and shapes["GSE131695"] == (61, 1436)

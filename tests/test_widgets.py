@@ -49,7 +49,7 @@ def test_evaluation_explorer_shows_errors_instead_of_raising(simulation):
 
 def test_importance_explorer_follows_its_controls(simulation):
     atlas, truth = simulation
-    data = targets.prepare_target(atlas, "tissue", min_studies=2, verbose=False)
+    data = targets.prepare_target(atlas, "tissue", min_studies=2)
     estimators = {name: models.make_model(name, LIGHT[name], input_scale=atlas.value_kind, seed=0) for name in ("dl", "rf")}
     study = explain.importance_study(data, estimators, n_repeats=1, n_splits=3, steps=16, progress=False)
     explorer = widgets.ImportanceExplorer(study, truth, k=10)
@@ -78,7 +78,7 @@ def test_sample_explorer_follows_its_controls(simulation):
     atlas, _ = simulation
     bundle = augment.train_bundle(atlas, "tissue", "dl", LIGHT["dl"], n_splits=3, progress=False)
     explorer = widgets.SampleExplorer(bundle, atlas, k=6)
-    annotation = augment.annotate(bundle, atlas, verbose=False).table.set_index("sample_id")
+    annotation = augment.annotate(bundle, atlas).table.set_index("sample_id")
 
     for sample in explorer.sample.options[:3]:
         explorer.sample.value = sample

@@ -49,8 +49,9 @@ samples_path = None
 loader_options = {}
 '''
 
-# Every notebook loads its data the same way (cells import datasets, overview, Markdown, display first).
-LOAD_DATA = '''atlas, truth = datasets.load_dataset(
+# Every notebook loads its data the same way (cells import datasets, logs, overview, Markdown, display first).
+LOAD_DATA = '''logs.show_messages()  # srna_nb's messages (what was read, kept or dropped) as cell output
+atlas, truth = datasets.load_dataset(
     data_source, n_samples=n_samples, seed=seed, path=data_path,
     counts_path=counts_path, samples_path=samples_path, **loader_options,
 )
@@ -60,7 +61,7 @@ display(Markdown(overview.source_note(atlas)))
 LOAD_TARGET = '''
 from IPython.display import Markdown, display
 
-from srna_nb import datasets, models as srna_models, overview, plots, targets
+from srna_nb import datasets, logs, models as srna_models, overview, plots, targets
 
 ''' + LOAD_DATA + '''data = targets.prepare_target(
     atlas, target, min_class_size=min_class_size, min_studies=min_studies, age_bins=age_bins, where=where,
@@ -118,7 +119,7 @@ bundle_dir = None  # explore a saved bundle instead of training one
         code('''
 from IPython.display import Markdown, display
 
-from srna_nb import augment, datasets, explain, models as srna_models, overview, targets, widgets
+from srna_nb import augment, datasets, explain, logs, models as srna_models, overview, targets, widgets
 
 ''' + LOAD_DATA),
         md("## Metrics and confusion matrix: choose target, model and protocol"),
@@ -129,7 +130,7 @@ widgets.EvaluationExplorer(atlas, model_params=models, model_names=list(models),
 '''),
         md("## Top sRNAs per class and importance method"),
         code('''
-data = targets.prepare_target(atlas, target, verbose=False, **target_options)
+data = targets.prepare_target(atlas, target, **target_options)
 estimators = {name: srna_models.make_model(name, params, input_scale=atlas.value_kind, min_share=min_share, seed=seed)
               for name, params in importance_models.items()}
 study = explain.importance_study(data, estimators, n_repeats=n_repeats, n_splits=n_splits, seed=seed, progress=False)
@@ -164,7 +165,7 @@ output_dir = None  # folder for the report's key figures (set by `srna-nb run`)
         code('''
 from IPython.display import Markdown, display
 
-from srna_nb import datasets, overview, plots
+from srna_nb import datasets, logs, overview, plots
 
 ''' + LOAD_DATA + '''overview.atlas_summary(atlas)
 '''),
@@ -408,7 +409,7 @@ from IPython.display import Markdown, display
 
 import pandas as pd
 
-from srna_nb import augment, datasets, overview, plots
+from srna_nb import augment, datasets, logs, overview, plots
 from srna_nb.augment import measure
 
 ''' + LOAD_DATA),
@@ -446,7 +447,7 @@ plots.reliability_diagram(bundle.calibration, simulated=atlas.simulated);
         md("## Annotated samples"),
         code('''
 new = augment.samples_to_annotate(atlas, target, annotate_counts_path, annotate_samples_path)
-annotation = augment.annotate(bundle, new, min_overlap=min_overlap, verbose=False)
+annotation = augment.annotate(bundle, new, min_overlap=min_overlap)
 display(Markdown(f"Feature overlap: {annotation.overlap.describe()}."))
 display(annotation.status_counts().style.format({"share": "{:.1%}"}))
 if output_dir is not None:
@@ -534,10 +535,11 @@ from IPython.display import Markdown, display
 
 import pandas as pd
 
-from srna_nb import datasets, overview, parallel, plots, reports
+from srna_nb import datasets, logs, overview, parallel, plots, reports
 from srna_nb.augment import cross
 
-atlases = datasets.load_sources(atlas_sources, verbose=progress)
+logs.show_messages()  # srna_nb's messages (what was read, kept or dropped) as cell output
+atlases = datasets.load_sources(atlas_sources)
 for name, atlas in atlases.items():
     display(Markdown(f"**{name}**: {atlas.n_samples} samples x {atlas.n_features} features. " + overview.source_note(atlas)))
 simulated = any(atlas.simulated for atlas in atlases.values())

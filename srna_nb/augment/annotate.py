@@ -36,6 +36,7 @@ import pandas as pd
 from srna_nb.atlas import Atlas
 from srna_nb.calibration import PROBABILITY_FLOOR
 from srna_nb.errors import SrnaInputError, SrnaParameterError
+from srna_nb.logs import logger
 
 STATUSES = ("confident", "uncertain", "unknown", "low_coverage")
 #: Default minimum share of a bundle's features a matrix must hold (below: refused as a wrong file
@@ -287,7 +288,7 @@ def calibrated_proba(bundle, Z: np.ndarray) -> np.ndarray:
 
 def annotate(bundle, atlas: Atlas, *, min_overlap: float = MIN_OVERLAP, confidence_threshold: float | None = None,
              min_coverage: float | None = None, imputation: str | None = None, consensus: str | None = None,
-             min_agreement: float = 0.8, verbose: bool = True) -> Annotation:
+             min_agreement: float = 0.8) -> Annotation:
     """Predict ``bundle.target`` for every sample of ``atlas``, with status, annotation and conflicts.
 
     Parameters
@@ -315,8 +316,7 @@ def annotate(bundle, atlas: Atlas, *, min_overlap: float = MIN_OVERLAP, confiden
     if consensus is not None and consensus not in atlas.samples.columns:
         raise SrnaParameterError(f"{atlas.source}: no column {consensus!r} in the sample sheet for the study consensus")
     _, Z, overlap = bundle_inputs(bundle, atlas, min_overlap, imputation)
-    if verbose:
-        print(overlap.describe())
+    logger.info(overlap.describe())
     proba = calibrated_proba(bundle, Z)
     classes = list(bundle.pipeline.classes_)
     assigned = np.asarray(classes, dtype=object)[np.argmax(proba, axis=1)]

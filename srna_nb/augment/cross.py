@@ -135,7 +135,7 @@ def _cross_atlas_study(atlases, target, models, seeds, imputations, min_class_si
                     test = test_atlas.subset(samples=labels.isin(bundle.classes).to_numpy())
                     truth = test.labels(target).to_numpy(dtype=object)
                     for imputation in imputations:
-                        annotation = annotate(bundle, test, imputation=imputation, verbose=False)
+                        annotation = annotate(bundle, test, imputation=imputation)
                         rows.append({"direction": direction, "model": model, "seed": seed, "imputation": imputation,
                                      "samples": len(truth), "classes": len(set(truth)),
                                      **_scores(annotation, truth)})

@@ -60,7 +60,7 @@ def unseen_class_check(atlas: Atlas, target: str, label: str, **train_options) -
     labels = atlas.samples[target]
     without = atlas.subset(samples=(labels != label).to_numpy() & labels.notna().to_numpy())
     bundle = train_bundle(without, target, **{"progress": False, **train_options})
-    held_back = annotate(bundle, atlas.subset(samples=(labels == label).to_numpy()), verbose=False).table
+    held_back = annotate(bundle, atlas.subset(samples=(labels == label).to_numpy())).table
     return {
         "class": label, "samples": int(len(held_back)),
         "unknown share": float((held_back["status"] == "unknown").mean()),

@@ -84,7 +84,7 @@ def train_bundle(
     if not 0 < unknown_rate < 1:
         raise SrnaParameterError(f"unknown_rate must be between 0 and 1, got {unknown_rate}")
     data = prepare_target(atlas, target, min_class_size=min_class_size, min_studies=min_studies, age_bins=age_bins,
-                          where=where, verbose=progress)
+                          where=where)
     pipeline = make_model(model, params, input_scale=atlas.value_kind, min_share=min_share, seed=seed)
     classes = sorted(set(data.y))
     truth = np.searchsorted(classes, data.y)
