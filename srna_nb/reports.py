@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import html
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 from srna_nb.errors import SrnaParameterError
+from srna_nb.files import atomic_write
 
 KEY_FIGURES_FILE = "key_figures.json"
 RECORD_SUFFIX = ".run.json"
@@ -45,30 +44,6 @@ class RunRecord:
     @property
     def ok(self) -> bool:
         return self.status == "ok"
-
-
-# --- writing files ------------------------------------------------------------------------------
-
-def temporary_beside(path: Path) -> Path:
-    """An empty temporary file next to ``path`` (same filesystem, so a rename is atomic)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{path.suffix}")
-    os.close(handle)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes 0600; reports are for sharing
-    return Path(temporary)
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename (never half-written)."""
-    temporary = temporary_beside(path)
-    try:
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 # --- key figures (notebook side) ---------------------------------------------------------------

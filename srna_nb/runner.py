@@ -41,7 +41,8 @@ import yaml
 
 from srna_nb import reports
 from srna_nb.errors import SrnaParameterError
-from srna_nb.reports import RunRecord, atomic_write
+from srna_nb.files import atomic_write, update_digest
+from srna_nb.reports import RunRecord
 from srna_nb.resources import PeakMemory
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -219,15 +220,6 @@ def _drop_widget_views(notebook) -> None:
             output.get("data", {}).pop(WIDGET_VIEW, None)
 
 
-def _hash_path(digest, path: Path) -> None:
-    files = sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts) if path.is_dir() else [path]
-    for file in files:
-        digest.update(str(file.relative_to(path) if path.is_dir() else file.name).encode())
-        with open(file, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-
-
 def _input_paths(value: Any, base: Path) -> list[Path]:
     """Existing files and folders named by parameter values (relative paths resolve from notebooks/)."""
     if isinstance(value, dict):
@@ -254,9 +246,9 @@ def run_fingerprint(run: Run, keep_code: bool = False) -> str:
     digest.update(run.notebook.read_bytes())
     digest.update(json.dumps(run.parameters, sort_keys=True, default=str).encode())
     digest.update(b"keep_code" if keep_code else b"hide_code")
-    _hash_path(digest, Path(__file__).resolve().parent)
+    update_digest(digest, Path(__file__).resolve().parent)
     for path in _input_paths(run.parameters, run.notebook.parent):
-        _hash_path(digest, path)
+        update_digest(digest, path)
     return digest.hexdigest()
 
 

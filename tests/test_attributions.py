@@ -164,4 +164,4 @@ def test_importance_study_on_held_out_studies(small, tmp_path):
     assert "eli5-weights" in study.eli5_html("dl")
     written = study.write(tmp_path, truth=truth)
     assert {p.name for p in written} >= {"tissue_importances.csv", "tissue_marker_precision.csv", "tissue_agreement.csv"}
-    assert not list(tmp_path.glob("*.partial"))
+    assert not list(tmp_path.glob(".*.tmp*"))  # no temporary file left

@@ -224,7 +224,7 @@ def test_predict_command_fails_cleanly_and_keeps_the_old_output(problem, saved, 
     assert code == 2
     assert error.startswith("srna-nb: error: ") and error.count("\n") == 1, error
     assert out.read_text() == "previous results\n"
-    assert not list(tmp_path.glob(".*partial"))
+    assert not list(tmp_path.glob(".*.tmp*"))  # no temporary file left
 
 
 def test_train_command_makes_a_bundle_that_predict_uses(tmp_path, capsys):

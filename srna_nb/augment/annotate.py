@@ -26,7 +26,6 @@ A sample that has a label and whose confident prediction disagrees with it is a 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +35,7 @@ import pandas as pd
 from srna_nb.atlas import Atlas
 from srna_nb.calibration import PROBABILITY_FLOOR
 from srna_nb.errors import SrnaInputError, SrnaParameterError
+from srna_nb.files import write_csv
 from srna_nb.logs import logger
 
 STATUSES = ("confident", "uncertain", "unknown", "low_coverage")
@@ -248,7 +248,7 @@ class Annotation:
 
     def write(self, path: str | Path) -> Path:
         """CSV of the sample table, written to a temporary file and renamed (never half-written)."""
-        return write_csv_atomically(self.table, path)
+        return write_csv(self.table, path)
 
 
 def conflict_table(table: pd.DataFrame) -> pd.DataFrame:
@@ -258,18 +258,6 @@ def conflict_table(table: pd.DataFrame) -> pd.DataFrame:
     columns = [c for c in ("sample_id", "study", "given", "predicted", "probability", "conflict_evidence", "runner_up",
                            "runner_up_probability") if c in table]
     return table.loc[table["conflict"], columns].sort_values("conflict_evidence", ascending=False).reset_index(drop=True)
-
-
-def write_csv_atomically(table: pd.DataFrame, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.partial")
-    try:
-        table.to_csv(temporary, index=False)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return path
 
 
 def bundle_inputs(bundle, atlas: Atlas, min_overlap: float = MIN_OVERLAP, imputation: str | None = None):

@@ -21,7 +21,6 @@ swapped files; they are not a signature (whoever can rewrite ``bundle.json`` can
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -36,6 +35,7 @@ import pandas as pd
 
 from srna_nb.calibration import TemperatureScaler
 from srna_nb.errors import SrnaInputError
+from srna_nb.files import sha256_file
 from srna_nb.models import attach_networks, detach_networks
 from srna_nb.novelty import NoveltyScorer
 
@@ -139,7 +139,7 @@ def save_bundle(bundle: Bundle, folder: str | Path, overwrite: bool = False) -> 
             "networks": sorted(networks), "summary": bundle.summary, "versions": bundle.versions, "seed": bundle.seed,
             "feature_importance": bundle.feature_importance, "imputation": bundle.imputation, "min_coverage": bundle.min_coverage,
         }
-        meta["files"] = {path.name: _sha256(path) for path in sorted(staging.iterdir())}
+        meta["files"] = {path.name: sha256_file(path) for path in sorted(staging.iterdir())}
         (staging / "bundle.json").write_text(json.dumps(meta, indent=1, default=_json_default))
         if folder.exists():
             retired = folder.with_name(f".{folder.name}.old")
@@ -172,7 +172,7 @@ def load_bundle(folder: str | Path) -> Bundle:
         path = folder / name
         if not path.is_file():
             raise SrnaInputError(f"{path}: missing from the bundle")
-        if _sha256(path) != digest:
+        if sha256_file(path) != digest:
             raise SrnaInputError(f"{path}: altered since the bundle was saved (checksum mismatch); refusing to load it")
     expected = {"pipeline.skops", "novelty.skops", "out_of_fold.csv", "calibration.csv", *(f"network-{s}.keras" for s in meta.get("networks", []))}
     missing = sorted(expected - set(meta.get("files", {})))
@@ -207,14 +207,6 @@ def _load_network(path: Path):
     # compile=False: a bundle saved under one Keras backend loads under another; safe_mode
     # (the default) refuses Lambda layers and other embedded code.
     return keras.models.load_model(path, compile=False, safe_mode=True)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _json_default(value):

@@ -17,9 +17,10 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 from threadpoolctl import threadpool_limits
 
 from srna_nb.atlas import Atlas
-from srna_nb.augment.annotate import FeatureOverlap, annotate, write_csv_atomically
+from srna_nb.augment.annotate import FeatureOverlap, annotate
 from srna_nb.augment.train import train_bundle
 from srna_nb.calibration import reliability_table
+from srna_nb.files import write_csv
 from srna_nb.models import model_spec
 
 #: Columns of :attr:`CrossAtlasStudy.scores` that are averaged over seeds.
@@ -64,11 +65,11 @@ class CrossAtlasStudy:
         if output_dir is None:
             return []
         output_dir = Path(output_dir)
-        written = [write_csv_atomically(self.scores, output_dir / "cross_atlas_scores.csv"),
-                   write_csv_atomically(self.summary().reset_index(), output_dir / "cross_atlas_summary.csv"),
-                   write_csv_atomically(self.reliability, output_dir / "cross_atlas_reliability.csv")]
+        written = [write_csv(self.scores, output_dir / "cross_atlas_scores.csv"),
+                   write_csv(self.summary().reset_index(), output_dir / "cross_atlas_summary.csv"),
+                   write_csv(self.reliability, output_dir / "cross_atlas_reliability.csv")]
         for direction, table in self.annotations.items():
-            written.append(write_csv_atomically(table, output_dir / f"annotated_{_slug(direction)}.csv"))
+            written.append(write_csv(table, output_dir / f"annotated_{_slug(direction)}.csv"))
         return written
 
 

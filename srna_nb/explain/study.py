@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from srna_nb.errors import SrnaParameterError
 from srna_nb.evaluation import split_indices
+from srna_nb.files import write_csv
 from srna_nb.explain import compare
 from srna_nb.targets import class_indices
 from srna_nb.explain.gradients import METHODS as GRADIENT_METHODS
@@ -166,11 +167,7 @@ class ImportanceStudy:
             tables["marker_precision"] = self.marker_precision(truth, k)
         written = []
         for name, table in tables.items():
-            path = folder / f"{self.target}_{name}.csv"
-            temporary = path.with_suffix(".csv.partial")
-            table.to_csv(temporary, index=False)
-            temporary.replace(path)
-            written.append(path)
+            written.append(write_csv(table, folder / f"{self.target}_{name}.csv"))
         return written
 
 
