@@ -10,8 +10,8 @@ import pandas as pd
 from srna_nb.atlas import Atlas
 from srna_nb.errors import SrnaInputError, SrnaParameterError
 from srna_nb.io import load_atlas
-from srna_nb.simulate import SimulationTruth, simulate_atlas
 from srna_nb.logs import logger
+from srna_nb.simulate import SimulationTruth, simulate_atlas
 
 __all__ = [
     "DATA_SOURCES", "load_dataset", "load_lgrc_lung", "load_sources", "load_microrna_atlas", "load_serum_geo", "load_tissue_atlas2",

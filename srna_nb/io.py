@@ -19,36 +19,23 @@ import numpy as np
 import pandas as pd
 
 from srna_nb.atlas import VALUE_KINDS, Atlas
-from srna_nb.biology import known_mirna_names
 from srna_nb.errors import SrnaInputError
-from srna_nb.names import describe_mapping, harmonize_names
-from srna_nb.preprocessing import from_linear, to_linear
 from srna_nb.logs import logger
+from srna_nb.names import describe_mapping, harmonize_names, rna_class
+from srna_nb.preprocessing import from_linear, to_linear
 
 Orientation = Literal["auto", "features_x_samples", "samples_x_features"]
 
-# Names of small-RNA features as quantification pipelines write them (miRBase, piRBase,
-# HGNC snoRNA/snRNA symbols, GtRNAdb/MINTbase tRNA fragments).
-_SRNA_NAME = re.compile(
-    r"^(?:[a-z]{3}-)?(?:miR|mir|let|lin)-\w"
-    r"|^(?:piR|hsa_piR|PIR|pirna)"
-    r"|^(?:SNOR[AD]|SCARNA|snoRNA|snoU|U\d+$|ACA\d)"
-    r"|^(?:tRF|tRNA|tiRNA|i-tRF|5'-tRF|3'-tRF|tRH|MINT|ts-)"
-    r"|^(?:RNU|RNY|RNVU|snRNA|rRNA|RNA5S|RN7S|MIR\d|MIRLET|Y_RNA|vault|VTRNA)",
-    re.IGNORECASE,
-)
-
 
 def looks_like_srna_name(name: object) -> bool:
-    """True when ``name`` reads like a small-RNA feature name (miRNA, piRNA, snoRNA, tRF ...)."""
-    return isinstance(name, str) and bool(_SRNA_NAME.match(name.strip()))
+    """True when ``name`` reads like a small-RNA feature name (:func:`srna_nb.names.rna_class`)."""
+    return rna_class(name) is not None
 
 
 def _known_share(labels: pd.Index) -> float:
     if len(labels) == 0:
         return 0.0
-    known = known_mirna_names()
-    return float(np.mean([label in known or looks_like_srna_name(label) for label in labels]))
+    return float(np.mean([looks_like_srna_name(label) for label in labels]))
 
 
 # -- tables -------------------------------------------------------------------------------------
@@ -347,7 +334,7 @@ def load_atlas(
         values, features, mapping = _harmonize(values, matrix.columns, accessions, value_kind, counts)
         provenance["name_mapping"] = mapping
         provenance["names"] = describe_mapping(mapping)
-    features.insert(0, "rna_class", [_rna_class(n) for n in features.index])
+    features.insert(0, "rna_class", [rna_class(n) or "other" for n in features.index])
     atlas = Atlas(
         counts=values.astype(np.float32),
         samples=sheet,
@@ -421,18 +408,6 @@ def _join(matrix, sheet, counts_path, sheet_name, join, provenance):
     return matrix, sheet.loc[matrix.index]
 
 
-def _rna_class(name: str) -> str:
-    lowered = name.lower()
-    if re.match(r"^(?:[a-z]{3}-)?(?:mir|let|lin)-", lowered) or name in known_mirna_names():
-        return "miRNA"
-    for prefix, rna_class in (("pir", "piRNA"), ("hsa_pir", "piRNA"), ("snor", "snoRNA"), ("scarna", "snoRNA"),
-                              ("trf", "tRF"), ("trna", "tRF"), ("tirna", "tRF"), ("i-trf", "tRF"),
-                              ("rnu", "snRNA"), ("snrna", "snRNA"), ("rny", "Y_RNA"), ("y_rna", "Y_RNA")):
-        if lowered.startswith(prefix):
-            return rna_class
-    return "other"
-
-
 # -- AnnData ------------------------------------------------------------------------------------
 def read_h5ad(path: str | Path, *, study_column: str = "study", value_kind: str = "counts") -> Atlas:
     """Read an AnnData ``.h5ad`` file (``X``: samples x features, ``obs``: sample sheet, ``var``: features).
@@ -465,7 +440,7 @@ def read_h5ad(path: str | Path, *, study_column: str = "study", value_kind: str 
     _check_value_kind(matrix, value_kind, path)
     obs.index.name, var.index.name = "sample_id", "feature"
     if "rna_class" not in var.columns:
-        var["rna_class"] = [_rna_class(n) for n in var.index]
+        var["rna_class"] = [rna_class(n) or "other" for n in var.index]
     atlas = Atlas(counts=matrix, samples=obs, features=var, value_kind=value_kind, study_column=study_column,
                   source=str(path), provenance={"counts_file": str(path), "orientation": "AnnData: samples in rows"})
     logger.info("Read %s: %d samples x %d features (%s) from AnnData.", path.name, atlas.n_samples, atlas.n_features, value_kind)

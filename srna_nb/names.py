@@ -42,16 +42,50 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from srna_nb.biology import known_mirna_names
+
 __all__ = ["NAME_STATUSES", "harmonize_names", "feature_matrix", "describe_mapping", "mirna_name_table"]
 
 NAME_STATUSES = ("exact", "renamed", "merged", "ambiguous", "unknown", "other")
 
+#: Small-RNA classes and how pipelines write their names (miRBase, piRBase, HGNC snoRNA / snRNA
+#: symbols, GtRNAdb / MINTbase tRNA fragments), tried in order; the one definition of what an sRNA
+#: name is (:func:`rna_class`).
+RNA_CLASS_PATTERNS = (
+    ("miRNA", r"(?:[a-z]{3}-)?(?:miR|let|lin)-\w|MIR\d|MIRLET"),
+    ("piRNA", r"piR|hsa_piR|pirna"),
+    ("snoRNA", r"SNOR[AD]|SCARNA|snoRNA|snoU|ACA\d"),
+    ("snRNA", r"RNU|RNVU|snRNA|U\d+$"),
+    ("tRF", r"tRF|tRNA|tiRNA|i-tRF|5'-tRF|3'-tRF|tRH|MINT|ts-"),
+    ("Y_RNA", r"RNY|Y_RNA"),
+    ("rRNA", r"rRNA|RNA5S"),
+    ("misc_RNA", r"RN7S|vault|VTRNA"),
+)
+_RNA_CLASSES = [(rna_class, re.compile(f"^(?:{pattern})", re.IGNORECASE)) for rna_class, pattern in RNA_CLASS_PATTERNS]
 _COPY_SUFFIX = re.compile(r"\(\d+\)$")
 _MIRNA = re.compile(r"^(?:[a-z]{3}-)?(?:mir|let|lin)-", re.IGNORECASE)
 _ACCESSION = re.compile(r"MIMAT\d{7}")
 
 
 @lru_cache(maxsize=1)
+def rna_class(name: object) -> str | None:
+    """The small-RNA class a feature name denotes (``miRNA``, ``piRNA``, ``snoRNA`` ...), None for other names.
+
+    A name of the shipped miRBase table is a miRNA whatever its spelling.
+    """
+    if not isinstance(name, str):
+        return None
+    name = name.strip()
+    if name in _known_names():
+        return "miRNA"
+    return next((rna_class for rna_class, pattern in _RNA_CLASSES if pattern.match(name)), None)
+
+
+@lru_cache(maxsize=1)
+def _known_names() -> frozenset[str]:
+    return known_mirna_names() | frozenset(mirna_name_table()["name"])
+
+
 def mirna_name_table() -> pd.DataFrame:
     """The shipped name table: ``name``, ``accession``, ``current``, ``release``, ``deleted``."""
     with resources.files("srna_nb").joinpath("data/mirna_names.tsv.gz").open("rb") as raw, gzip.open(raw, "rt") as handle:

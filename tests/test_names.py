@@ -97,3 +97,15 @@ def test_a_recorded_partner_name_decides_the_arm():
     assert table.loc["hsa-miR-10a", "accession"] == table.loc["hsa-miR-10a-5p", "accession"]
     assert table.loc["hsa-miR-10a*", "accession"] == table.loc["hsa-miR-10a-3p", "accession"]
     assert table.loc["hsa-miR-10a", "status"] == "renamed"
+
+
+def test_one_definition_of_small_rna_names():
+    from srna_nb.io import looks_like_srna_name
+    from srna_nb.names import rna_class
+
+    expected = {"hsa-miR-21-5p": "miRNA", "MIR21": "miRNA", "hsa-let-7a(3)": "miRNA", "piR-hsa-28131": "piRNA",
+                "SNORD44": "snoRNA", "RNU6-1": "snRNA", "tRF-5-Gly-GCC-1": "tRF", "MINTbase-tRF-1": "tRF",
+                "tRH-Gly": "tRF", "RNY4": "Y_RNA", "RN7SK": "misc_RNA", "TP53": None, "ENSG00000141510": None}
+    for name, rna in expected.items():
+        assert rna_class(name) == rna, name
+        assert looks_like_srna_name(name) == (rna is not None), name  # the loader's check agrees
