@@ -6,7 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import train_test_split
+from sklearn.utils.validation import check_is_fitted
 
 from srna_nb.errors import SrnaParameterError
 from srna_nb.explain import attributions, class_attributions, completeness_gap, importance_study, sample_attributions
@@ -153,6 +155,10 @@ def test_importance_study_on_held_out_studies(small, tmp_path):
         "rf": make_model("rf", {"n_estimators": 20, "n_jobs": 1}),
     }
     study = importance_study(data, estimators, n_repeats=1, n_splits=4, steps=16, progress=False)
+    for name, estimator in estimators.items():  # the caller's estimators are cloned, as evaluate does
+        with pytest.raises(NotFittedError):
+            check_is_fitted(estimator[-1])
+        check_is_fitted(study.fitted[name][-1])
     sources = set(map(tuple, study.importances[["model", "method"]].drop_duplicates().to_numpy()))
     assert sources == {("dl", "permutation"), ("dl", "integrated_gradients"), ("dl", "deeplift"), ("dl", "gradient_x_input"), ("rf", "permutation")}
     test_studies = set(study.held_out["study"])

@@ -14,6 +14,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
@@ -190,7 +191,8 @@ def importance_study(
     data
         Prepared target (:func:`~srna_nb.targets.prepare_target`).
     estimators
-        Model name -> unfitted pipeline (:func:`~srna_nb.models.make_model`).
+        Model name -> unfitted pipeline (:func:`~srna_nb.models.make_model`); cloned, never fitted in place
+        (the fitted copies are in ``study.fitted``).
     methods
         ``permutation`` (every model) and gradient methods (models with ``dense_layers()``;
         others are skipped).
@@ -233,7 +235,7 @@ def importance_study(
 
 
 def _fit(study: ImportanceStudy, estimator, model: str, data: TargetData, train: np.ndarray, test: np.ndarray) -> None:
-    pipeline = estimator.fit(data.X[train], data.y[train])
+    pipeline = clone(estimator).fit(data.X[train], data.y[train])  # the caller's estimator stays unfitted, as in evaluate
     study.fitted[model] = pipeline
     study.inputs[model] = pipeline[:-1].transform(data.X[test]).astype(np.float32)
     study.feature_names[model] = list(pipeline[:-1].get_feature_names_out(data.feature_names))
