@@ -8,6 +8,7 @@ on training samples only. Hyperparameters come from parameter files (``models:``
 from __future__ import annotations
 
 import copy
+import warnings
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -71,6 +72,9 @@ class DLClassifier(ClassifierMixin, BaseEstimator):
         Class labels, in the order of ``predict_proba``'s columns.
     model_ : keras.Model
         The trained network.
+    early_stopping_ : bool
+        Whether early stopping ran (False when ``validation_share`` is 0, or leaves no rows: then
+        a warning says so and ``max_epochs`` are trained).
     n_epochs_ : int
         Epochs trained before early stopping.
     best_epochs_ : int
@@ -149,6 +153,11 @@ class DLClassifier(ClassifierMixin, BaseEstimator):
             raise SrnaParameterError(f"class_weight must be 'balanced', a dict class -> weight or None, got {self.class_weight!r}")
         stopping = None
         validation_data = None
+        self.early_stopping_ = bool(len(validation))
+        if self.validation_share and not self.early_stopping_:
+            warnings.warn(f"DLClassifier: {len(y)} training samples leave no validation rows at validation_share="
+                          f"{self.validation_share}; trained {self.max_epochs} epochs without early stopping", UserWarning,
+                          stacklevel=2)
         if len(validation):
             validation_data = (X[validation], encoded[validation])
             stopping = keras.callbacks.EarlyStopping(monitor="val_loss", patience=self.patience, restore_best_weights=True)

@@ -95,3 +95,11 @@ def test_dl_fits_in_threads_match_one_after_the_other_whatever_the_global_seeds(
     for one, other in zip(alone, together):
         np.testing.assert_array_equal(one, other)
     assert not np.array_equal(alone[0], alone[1])  # the seed matters
+
+
+def test_dl_says_when_early_stopping_cannot_run():
+    X = np.random.default_rng(0).normal(size=(2, 5)).astype(np.float32)
+    y = np.array(["a", "b"])
+    with pytest.warns(UserWarning, match="2 training samples leave no validation rows at validation_share=0.1; trained 3 epochs without early stopping"):
+        fitted = models.DLClassifier(hidden_layers=(4,), max_epochs=3).fit(X, y)
+    assert not fitted.early_stopping_ and fitted.n_epochs_ == 3
