@@ -85,8 +85,8 @@ def _train(arguments) -> int:
                           min_studies=arguments.min_studies, seed=arguments.seed, progress=False)
     save_bundle(bundle, arguments.out)
     summary = bundle.summary
-    print(f"Bundle for {bundle.target} ({bundle.model_name}, {len(bundle.classes)} classes, {summary['training samples']} samples): "
-          f"held-out-study accuracy {summary['held-out accuracy']:.3f}, confident share {summary['held-out confident share']:.3f} "
+    print(f"Bundle for {bundle.target} ({bundle.model_name}, {len(bundle.classes)} classes, {summary.training_samples} samples): "
+          f"held-out-study accuracy {summary.accuracy:.3f}, confident share {summary.confident_share:.3f} "
           f"-> {arguments.out}")
     return 0
 

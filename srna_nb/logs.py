@@ -15,15 +15,14 @@ logger = logging.getLogger("srna_nb")
 logger.addHandler(logging.NullHandler())
 
 
-class _CurrentStdout(logging.StreamHandler):
+class _CurrentStdout(logging.Handler):
     """Writes to whatever ``sys.stdout`` is when a message comes (a notebook's cell output, a test's capture)."""
 
-    def __init__(self) -> None:
-        super().__init__(sys.stdout)
-
     def emit(self, record: logging.LogRecord) -> None:
-        self.setStream(sys.stdout)
-        super().emit(record)
+        try:
+            sys.stdout.write(self.format(record) + "\n")
+        except Exception:  # noqa: BLE001 - logging's own rule: a failing handler never breaks the caller
+            self.handleError(record)
 
 
 def show_messages(level: int | str = logging.INFO) -> None:

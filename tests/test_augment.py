@@ -50,7 +50,8 @@ def test_bundle_round_trip_gives_the_same_predictions(bundle, saved, atlas_and_t
     pd.testing.assert_frame_equal(before, after)
     assert loaded.classes == bundle.classes and loaded.features == bundle.features
     meta = json.loads((saved / "bundle.json").read_text())
-    assert meta["versions"]["keras"] and meta["versions"]["scikit-learn"] and meta["summary"]["training samples"] > 500
+    assert meta["versions"]["keras"] and meta["versions"]["scikit-learn"] and meta["summary"]["training_samples"] > 500
+    assert loaded.summary == bundle.summary  # typed figures survive the round trip
     assert (saved / "network-model.keras").is_file() and not list(saved.parent.glob(".*"))  # no staging left
 
 

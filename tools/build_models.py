@@ -93,8 +93,8 @@ def build_organ_model(shared: Path, models: list[str], seeds: int) -> dict:
         "features": len(bundle.features), "naming": "miRBase 22 (srna_nb.names)",
         "training sets": {key: {"samples": int((combined.samples["atlas"] == key).sum()), "licence": LICENCES[key]} for key in atlases},
         "classes": {str(organ): {k: (int(v) if k != "atlases" else v) for k, v in row.items()} for organ, row in classes.iterrows()},
-        "held-out-study accuracy (grouped 5 folds, cross-fitted)": round(bundle.summary["held-out accuracy"], 3),
-        "held-out-study balanced accuracy": round(bundle.summary["held-out balanced accuracy"], 3),
+        "held-out-study accuracy (grouped 5 folds, cross-fitted)": round(bundle.summary.accuracy, 3),
+        "held-out-study balanced accuracy": round(bundle.summary.balanced_accuracy, 3),
         "cross-atlas (train on one atlas, annotate the other's shared organs; mean over seeds)": {
             f"{direction}, {name}, missing features = {imp}": {k: round(float(v), 3) for k, v in row.items()}
             for (direction, name, imp), row in summary.iterrows()},

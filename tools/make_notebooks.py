@@ -439,7 +439,7 @@ uses, for each fold, a temperature fitted on the other folds. ECE = expected cal
 """),
         code('''
 display(Markdown(
-    f"ECE before: **{bundle.summary['ECE before calibration']:.3f}**, after: **{bundle.summary['ECE after calibration']:.3f}** "
+    f"ECE before: **{bundle.summary.ece_before:.3f}**, after: **{bundle.summary.ece_after:.3f}** "
     f"(temperature {bundle.calibrator.temperature_:.2f})"
 ))
 plots.reliability_diagram(bundle.calibration, simulated=atlas.simulated);

@@ -13,10 +13,10 @@
 from srna_nb.augment.annotate import STATUSES, Annotation, FeatureOverlap, align_features, annotate, samples_to_annotate
 from srna_nb.augment.inspect import class_probabilities, sample_contributions
 from srna_nb.augment.pretrained import list_models, load_model, model_card
-from srna_nb.augment.bundle import TRUSTED_TYPES, Bundle, load_bundle, save_bundle
+from srna_nb.augment.bundle import TRUSTED_TYPES, Bundle, HeldOutSummary, load_bundle, save_bundle
 from srna_nb.augment.train import train_bundle
 
 __all__ = [
-    "STATUSES", "TRUSTED_TYPES", "Annotation", "Bundle", "FeatureOverlap", "align_features", "annotate",
+    "STATUSES", "TRUSTED_TYPES", "Annotation", "Bundle", "FeatureOverlap", "HeldOutSummary", "align_features", "annotate",
     "class_probabilities", "list_models", "load_bundle", "load_model", "model_card", "sample_contributions", "samples_to_annotate", "save_bundle", "train_bundle",
 ]

@@ -25,7 +25,7 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,50 @@ RECORDED_PACKAGES = ("srna_nb", "numpy", "pandas", "scikit-learn", "keras", "jax
 
 
 @dataclass
+class HeldOutSummary:
+    """What a bundle is trained on and how it did on its held-out cross-fitting: figures, not display text.
+
+    Accuracies and shares are over the training samples, each predicted by a model fitted without
+    its study (the bundle's ``protocol``); ECE is the expected calibration error before and after
+    temperature scaling.
+    """
+
+    data: str
+    training_samples: int
+    studies: int | None
+    class_sizes: dict[str, int]
+    cross_fitting: str
+    accuracy: float
+    balanced_accuracy: float
+    ece_before: float
+    ece_after: float
+    confident_share: float
+    confident_accuracy: float
+    unknown_share: float
+    conflicts: int
+
+    #: Display labels, in order (``labelled``); bundles saved before 2026-12-02 stored these as keys.
+    LABELS = {
+        "data": "data", "training_samples": "training samples", "studies": "studies", "class_sizes": "class sizes",
+        "cross_fitting": "cross-fitting", "accuracy": "held-out accuracy", "balanced_accuracy": "held-out balanced accuracy",
+        "ece_before": "ECE before calibration", "ece_after": "ECE after calibration",
+        "confident_share": "held-out confident share", "confident_accuracy": "held-out accuracy of confident predictions",
+        "unknown_share": "held-out unknown share", "conflicts": "conflicts flagged in the training data",
+    }
+
+    def labelled(self) -> dict[str, Any]:
+        """The figures under their display labels (for tables and model cards)."""
+        return {label: getattr(self, name) for name, label in self.LABELS.items()}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "HeldOutSummary":
+        """From ``asdict`` output, or from the display-labelled dictionary older bundles hold."""
+        by_label = {label: name for name, label in cls.LABELS.items()}
+        fields = {by_label.get(key, key): value for key, value in values.items()}
+        return cls(**{name: fields.get(name) for name in cls.LABELS})
+
+
+@dataclass
 class Bundle:
     """A trained, calibrated predictor for one target (see module docstring)."""
 
@@ -71,7 +115,7 @@ class Bundle:
     class_groups: dict[str, str] | None
     out_of_fold: pd.DataFrame
     calibration: pd.DataFrame = field(default_factory=pd.DataFrame)
-    summary: dict[str, Any] = field(default_factory=dict)
+    summary: HeldOutSummary | None = None
     versions: dict[str, str] = field(default_factory=dict)
     seed: int = 0
     #: Per feature: how much the classifier relies on it (see :func:`srna_nb.models.input_importance`).
@@ -92,7 +136,8 @@ class Bundle:
         rows = {"target": self.target, "model": self.model_name, "classes": len(self.classes), "features": len(self.features),
                 "input scale": self.input_scale, "confidence threshold": self.confidence_threshold,
                 "missing features filled with": self.imputation, "minimum importance coverage": self.min_coverage,
-                "calibration temperature": round(self.calibrator.temperature_, 3), **self.summary, "seed": self.seed}
+                "calibration temperature": round(self.calibrator.temperature_, 3),
+                **(self.summary.labelled() if self.summary else {}), "seed": self.seed}
         return pd.DataFrame({"value": pd.Series({k: _text(v) for k, v in rows.items()}, dtype=object)})
 
 
@@ -136,7 +181,7 @@ def save_bundle(bundle: Bundle, folder: str | Path, overwrite: bool = False) -> 
             "features": list(bundle.features), "input_scale": bundle.input_scale, "classes": list(bundle.classes),
             "temperature": bundle.calibrator.temperature_, "novelty_thresholds": list(map(float, bundle.novelty_thresholds)),
             "confidence_threshold": bundle.confidence_threshold, "class_groups": bundle.class_groups,
-            "networks": sorted(networks), "summary": bundle.summary, "versions": bundle.versions, "seed": bundle.seed,
+            "networks": sorted(networks), "summary": asdict(bundle.summary) if bundle.summary else None, "versions": bundle.versions, "seed": bundle.seed,
             "feature_importance": bundle.feature_importance, "imputation": bundle.imputation, "min_coverage": bundle.min_coverage,
         }
         meta["files"] = {path.name: sha256_file(path) for path in sorted(staging.iterdir())}
@@ -195,7 +240,8 @@ def load_bundle(folder: str | Path) -> Bundle:
         confidence_threshold=meta["confidence_threshold"], class_groups=meta["class_groups"],
         out_of_fold=pd.read_csv(folder / "out_of_fold.csv", keep_default_na=False, na_values=[""]),
         calibration=pd.read_csv(folder / "calibration.csv"),
-        summary=meta["summary"], versions=meta["versions"], seed=meta["seed"],
+        summary=HeldOutSummary.from_dict(meta["summary"]) if meta.get("summary") else None,
+        versions=meta["versions"], seed=meta["seed"],
         feature_importance=meta.get("feature_importance"), imputation=meta.get("imputation", "zero"),
         min_coverage=meta.get("min_coverage", 0.0),
     )

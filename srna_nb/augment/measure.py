@@ -74,8 +74,8 @@ def key_figures(bundle, annotation, truth=None) -> dict[str, object]:
     """Headline numbers of an augmentation report for the index."""
     counts = annotation.status_counts()["share"]
     figures = {
-        "held-out accuracy": bundle.summary.get("held-out accuracy"),
-        "ECE before / after calibration": f"{bundle.summary['ECE before calibration']:.3f} / {bundle.summary['ECE after calibration']:.3f}",
+        "held-out accuracy": bundle.summary.accuracy,
+        "ECE before / after calibration": f"{bundle.summary.ece_before:.3f} / {bundle.summary.ece_after:.3f}",
         "annotated samples": f"{len(annotation.table)} ({', '.join(f'{s} {v:.0%}' for s, v in counts.items())})",
         "conflicts among training labels": len(bundle.conflicts()),
     }

@@ -22,7 +22,7 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
 from srna_nb.atlas import Atlas
 from srna_nb.augment.annotate import flag_conflicts, label_table
-from srna_nb.augment.bundle import Bundle, package_versions
+from srna_nb.augment.bundle import Bundle, HeldOutSummary, package_versions
 from srna_nb.calibration import TemperatureScaler, expected_calibration_error, reliability_table
 from srna_nb.errors import SrnaParameterError
 from srna_nb.evaluation import evaluate, split_indices
@@ -108,15 +108,15 @@ def train_bundle(
         reliability_table(held_out.raw, truth).assign(probabilities="before calibration"),
         reliability_table(held_out.calibrated, truth).assign(probabilities="after calibration"),
     ], ignore_index=True)
-    summary = {
-        "data": atlas.source + (" (simulated)" if atlas.simulated else ""),
-        "training samples": int(len(data.y)), "studies": int(len(set(data.groups))) if data.groups is not None else None,
-        "class sizes": {str(k): int(v) for k, v in pd.Series(data.y).value_counts().items()},
-        "cross-fitting": f"{protocol} {n_splits} folds (calibration, thresholds, held-out metrics); "
-                         f"{conflict_protocol} {n_splits} folds (conflicts)",
+    summary = HeldOutSummary(
+        data=atlas.source + (" (simulated)" if atlas.simulated else ""),
+        training_samples=int(len(data.y)), studies=int(len(set(data.groups))) if data.groups is not None else None,
+        class_sizes={str(k): int(v) for k, v in pd.Series(data.y).value_counts().items()},
+        cross_fitting=f"{protocol} {n_splits} folds (calibration, thresholds, held-out metrics); "
+                      f"{conflict_protocol} {n_splits} folds (conflicts)",
         **_held_out_metrics(held_out_table, data.y, held_out, truth),
-        "conflicts flagged in the training data": int(out_of_fold["conflict"].sum()),
-    }
+        conflicts=int(out_of_fold["conflict"].sum()),
+    )
     return Bundle(
         target=target, model_name=model, pipeline=final, features=list(map(str, data.feature_names)),
         input_scale=atlas.value_kind, classes=list(classes), calibrator=calibrator, novelty=scorer,
@@ -165,13 +165,13 @@ def _held_out_metrics(table: pd.DataFrame, y: np.ndarray, held_out: CrossFit, tr
     predicted = table["predicted"].to_numpy()
     confident = (table["status"] == "confident").to_numpy()
     return {
-        "held-out accuracy": float(accuracy_score(y, predicted)),
-        "held-out balanced accuracy": float(balanced_accuracy_score(y, predicted)),
-        "ECE before calibration": expected_calibration_error(held_out.raw, truth),
-        "ECE after calibration": expected_calibration_error(held_out.calibrated, truth),
-        "held-out confident share": float(confident.mean()),
-        "held-out accuracy of confident predictions": float((predicted[confident] == y[confident]).mean()) if confident.any() else float("nan"),
-        "held-out unknown share": float((table["status"] == "unknown").mean()),
+        "accuracy": float(accuracy_score(y, predicted)),
+        "balanced_accuracy": float(balanced_accuracy_score(y, predicted)),
+        "ece_before": float(expected_calibration_error(held_out.raw, truth)),
+        "ece_after": float(expected_calibration_error(held_out.calibrated, truth)),
+        "confident_share": float(confident.mean()),
+        "confident_accuracy": float((predicted[confident] == y[confident]).mean()) if confident.any() else float("nan"),
+        "unknown_share": float((table["status"] == "unknown").mean()),
     }
 
 
