@@ -8,6 +8,7 @@ on training samples only. Hyperparameters come from parameter files (``models:``
 from __future__ import annotations
 
 import copy
+import numbers
 import warnings
 from typing import Any, Mapping, Sequence
 
@@ -18,6 +19,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -62,7 +64,9 @@ class DLClassifier(ClassifierMixin, BaseEstimator):
     class_weight
         ``"balanced"`` (weights inverse to class frequency) or None.
     random_state
-        Seed of weights, dropout, shuffling and the validation split.
+        Seed of weights, dropout, shuffling and the validation split: an int (repeatable fits),
+        None (fresh randomness) or a ``numpy.random.Generator`` / ``RandomState`` (a seed drawn
+        from it). Never touches global random state.
     verbose
         Keras' own progress output (0: none).
 
@@ -95,7 +99,7 @@ class DLClassifier(ClassifierMixin, BaseEstimator):
         validation_share: float = 0.1,
         refit: bool = False,
         class_weight: str | None = "balanced",
-        random_state: int = 0,
+        random_state: int | np.random.Generator | np.random.RandomState | None = 0,
         verbose: int = 0,
     ):
         self.hidden_layers = hidden_layers
@@ -119,7 +123,7 @@ class DLClassifier(ClassifierMixin, BaseEstimator):
         # Every random layer gets its own seed from random_state: Keras' global seed state is
         # shared with whatever else runs in the process (a Dask worker's threads), so relying on
         # it would make a fit depend on where it runs.
-        seeds = iter(range(self.random_state * 1000, self.random_state * 1000 + 1000))
+        seeds = iter(range(self._seed * 1000, self._seed * 1000 + 1000))
         regularizer = keras.regularizers.L2(self.l2) if self.l2 else None
         layers = [keras.Input(shape=(n_features,))]
         if self.input_dropout:
@@ -148,7 +152,8 @@ class DLClassifier(ClassifierMixin, BaseEstimator):
         self.classes_, encoded = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
             raise SrnaParameterError(f"DLClassifier needs at least two classes, got {len(self.classes_)}")
-        train, validation = _validation_split(encoded, self.validation_share, self.random_state)
+        self._seed = _seed_of(self.random_state)
+        train, validation = _validation_split(encoded, self.validation_share, self._seed)
         if not (self.class_weight in ("balanced", None) or isinstance(self.class_weight, Mapping)):
             raise SrnaParameterError(f"class_weight must be 'balanced', a dict class -> weight or None, got {self.class_weight!r}")
         stopping = None
@@ -178,7 +183,7 @@ class DLClassifier(ClassifierMixin, BaseEstimator):
             given = compute_class_weight(self.class_weight, classes=self.classes_[present], y=self.classes_[encoded])
             weights = {int(c): float(w) for c, w in zip(present, given)}
         self.model_ = self._build(X.shape[1], len(self.classes_))
-        batches = _ShuffledBatches(X, encoded, self.batch_size, self.random_state)
+        batches = _ShuffledBatches(X, encoded, self.batch_size, self._seed)
         return self.model_.fit(
             batches, validation_data=validation_data, epochs=epochs,
             class_weight=weights, callbacks=callbacks, verbose=self.verbose, shuffle=False,  # the batches shuffle themselves
@@ -338,6 +343,15 @@ def predict_in_chunks(model, X: np.ndarray, chunk: int = PREDICTION_CHUNK) -> np
         padded[: len(block)] = block
         outputs.append(np.asarray(model.predict_on_batch(padded))[: len(block)])
     return np.concatenate(outputs).astype(np.float64) if outputs else np.zeros((0, model.output_shape[-1]))
+
+
+def _seed_of(random_state) -> int:
+    """An int seed from ``random_state`` as scikit-learn accepts it, or a NumPy ``Generator``."""
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        return int(random_state)
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(2**20))
+    return int(check_random_state(random_state).randint(2**20))
 
 
 def _validation_split(encoded: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -103,3 +103,15 @@ def test_dl_says_when_early_stopping_cannot_run():
     with pytest.warns(UserWarning, match="2 training samples leave no validation rows at validation_share=0.1; trained 3 epochs without early stopping"):
         fitted = models.DLClassifier(hidden_layers=(4,), max_epochs=3).fit(X, y)
     assert not fitted.early_stopping_ and fitted.n_epochs_ == 3
+
+
+def test_dl_random_state_takes_what_scikit_learn_takes_and_a_generator():
+    X = np.random.default_rng(0).normal(size=(40, 6)).astype(np.float32)
+    y = np.array(["a", "b"] * 20)
+
+    def proba(random_state):
+        return models.DLClassifier(hidden_layers=(4,), max_epochs=3, random_state=random_state).fit(X, y).predict_proba(X)
+
+    np.testing.assert_array_equal(proba(np.random.default_rng(5)), proba(np.random.default_rng(5)))
+    np.testing.assert_array_equal(proba(np.random.RandomState(5)), proba(np.random.RandomState(5)))
+    assert proba(None).shape == (40, 2)
