@@ -157,9 +157,10 @@ def benchmark_rows(seeds, selected) -> list[dict]:
 
 
 def _timed(name: str, work) -> list[dict]:
+    """Run one row's work; its table goes to stderr at once, so a long run shows (and keeps) figures as it goes."""
     started = time.perf_counter()
     rows = work()
-    print(f"  {name}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    print(f"  {name}: {time.perf_counter() - started:.0f} s\n{table(rows).round(3).to_string()}", file=sys.stderr, flush=True)
     return rows
 
 
