@@ -252,6 +252,17 @@ def _check_value_kind(matrix: np.ndarray, value_kind: str, path: Path) -> None:
             raise SrnaInputError(f"{path}: every sample sums to one million: this looks like RPM, pass value_kind='rpm'")
         if not whole and matrix.max() < 32:
             raise SrnaInputError(f"{path}: values are small non-integers: this looks log-scaled, pass value_kind='log2_rpm'")
+    if value_kind == "rpm" and matrix.size and matrix.any():
+        totals = matrix.sum(axis=1)
+        if totals.max() > 1.01e6:
+            raise SrnaInputError(f"{path}: a sample sums to {totals.max():,.0f}, more than a million: these look like counts, "
+                                 f"pass value_kind='counts'")
+        if np.allclose(matrix, np.round(matrix)):
+            raise SrnaInputError(f"{path}: every value is a whole number: these look like counts, not RPM; pass "
+                                 f"value_kind='counts' (rounded RPM read as counts gives the same per-million values)")
+    if value_kind == "log2_rpm" and matrix.size and matrix.max() > 32:
+        raise SrnaInputError(f"{path}: values up to {matrix.max():,.0f} are too large for log2-RPM (a million is 2^20): "
+                             f"pass value_kind='counts' or 'rpm'")
 
 
 def load_atlas(

@@ -250,3 +250,14 @@ def test_library_calls_are_quiet_unless_messages_are_asked_for(tmp_path, matrix)
     shown = subprocess.run([sys.executable, "-c", "import srna_nb.logs; srna_nb.logs.show_messages(); srna_nb.logs.show_messages(); " + call],
                            capture_output=True, text=True, check=True)
     assert shown.stdout.startswith("Read counts.csv: 4 samples") and shown.stdout.count("Read counts.csv") == 1
+
+
+def test_values_that_contradict_the_stated_kind_are_refused(tmp_path, matrix):
+    counts = write(matrix.T, tmp_path / "counts.csv")  # whole numbers, each sample well under a million
+    with pytest.raises(SrnaInputError, match="every value is a whole number: these look like counts"):
+        load_atlas(counts, value_kind="rpm")
+    deep = write((matrix * 10**4 + 0.5).T, tmp_path / "deep.csv")  # not whole, but a sample sums to millions
+    with pytest.raises(SrnaInputError, match="more than a million: these look like counts"):
+        load_atlas(deep, value_kind="rpm")
+    with pytest.raises(SrnaInputError, match="too large for log2-RPM"):
+        load_atlas(counts, value_kind="log2_rpm")

@@ -65,3 +65,25 @@ def test_shipped_model_predicts_its_training_profiles_on_any_scale(value_kind):
                   pd.DataFrame({"rna_class": "miRNA"}, index=pd.Index(bundle.features, name="feature")), value_kind=value_kind)
     table = annotate(bundle, atlas).table
     assert (table["predicted"].to_numpy() == np.asarray(bundle.novelty.classes_)).mean() >= 0.9
+
+
+@pytest.mark.parametrize("problem", ["counts given as rpm", "no small-RNA names", "too little overlap", "unknown model"])
+def test_predict_with_a_shipped_model_refuses_bad_input_in_one_line(problem, tmp_path, capsys):
+    features = load_model("organ_atlas").features
+    counts = pd.DataFrame(np.random.default_rng(0).poisson(20, size=(600, 4)), index=pd.Index(features[:600], name="feature"),
+                          columns=[f"S{i}" for i in range(4)])
+    model, options = "organ_atlas", []
+    if problem == "counts given as rpm":
+        options = ["--value-kind", "rpm"]
+    elif problem == "no small-RNA names":
+        counts.index = [f"GENE{i}" for i in range(len(counts))]
+    elif problem == "too little overlap":
+        counts = counts.iloc[:20]
+    else:
+        model = "no_such_model"
+    counts.to_csv(tmp_path / "counts.csv")
+    out = tmp_path / "annotated.csv"
+    assert main(["predict", "--model", model, "--counts", str(tmp_path / "counts.csv"), "--out", str(out), *options]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("srna-nb: error: ") and error.count("\n") == 1, error
+    assert not out.exists() and [p.name for p in tmp_path.iterdir()] == ["counts.csv"]
