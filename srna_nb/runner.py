@@ -467,6 +467,9 @@ def run_profile(
             done(position, execute(run, run_dir, keep_code=keep_code, fingerprint=fingerprint))
     elif to_execute:
         echo(f"{len(to_execute)} reports, {min(jobs, len(to_execute))} at a time")
+        # Longest first (by the last recorded time), so that no long report starts last and runs alone.
+        previous = {run.name: getattr(reports.read_record(run_dir, run.name), "seconds", 0.0) for _, run, _ in to_execute}
+        to_execute.sort(key=lambda job: -previous[job[1].name])
         _execute_concurrently(to_execute, run_dir, keep_code, jobs, done)
     results = [finished[position] for position in sorted(finished)]
     # The index lists every report of the profile: those run now, and earlier records of the others.
