@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import numbers
 import warnings
+from functools import lru_cache
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -183,7 +184,7 @@ class DLClassifier(ClassifierMixin, BaseEstimator):
             given = compute_class_weight(self.class_weight, classes=self.classes_[present], y=self.classes_[encoded])
             weights = {int(c): float(w) for c, w in zip(present, given)}
         self.model_ = self._build(X.shape[1], len(self.classes_))
-        batches = _ShuffledBatches(X, encoded, self.batch_size, self._seed)
+        batches = _shuffled_batches_class()(X, encoded, self.batch_size, self._seed)
         return self.model_.fit(
             batches, validation_data=validation_data, epochs=epochs,
             class_weight=weights, callbacks=callbacks, verbose=self.verbose, shuffle=False,  # the batches shuffle themselves
@@ -294,7 +295,9 @@ class DLClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
 
+@lru_cache(maxsize=1)
 def _shuffled_batches_class():
+    """The batch class, made on first use (keras is imported lazily)."""
     import keras
 
     class ShuffledBatches(keras.utils.PyDataset):
@@ -321,16 +324,6 @@ def _shuffled_batches_class():
             self.order = self.generator.permutation(len(self.y))
 
     return ShuffledBatches
-
-
-def _ShuffledBatches(X, y, batch_size, seed):  # noqa: N802 - a class made on first use (keras imports lazily)
-    global _SHUFFLED_BATCHES
-    if _SHUFFLED_BATCHES is None:
-        _SHUFFLED_BATCHES = _shuffled_batches_class()
-    return _SHUFFLED_BATCHES(X, y, batch_size, seed)
-
-
-_SHUFFLED_BATCHES = None
 
 
 def predict_in_chunks(model, X: np.ndarray, chunk: int = PREDICTION_CHUNK) -> np.ndarray:

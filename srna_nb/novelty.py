@@ -39,6 +39,10 @@ class NoveltyScorer(BaseEstimator):
     sd_floor
         Lower bound of a class' per-feature spread, as a share of the feature's overall spread
         (keeps classes whose training samples all agree from giving infinite z-scores).
+    spread_quantile
+        Floor on each feature's overall spread at this quantile of all features' spreads (0: no
+        floor), so that near-constant features cannot dominate the extreme-expression score. Off by
+        default: one measurement so far (docs/design.md).
     """
 
     def __init__(self, n_signature: int = 20, n_extreme: int = 5, sd_floor: float = 0.1, spread_quantile: float = 0.0):

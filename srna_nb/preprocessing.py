@@ -21,7 +21,16 @@ from srna_nb.errors import SrnaParameterError
 ROW_BLOCK = 4096
 
 
-class LibrarySizeNormalizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class _Float32Output:
+    """Transformers that return float32 whatever comes in (half the memory), as their tags say."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
+
+
+class LibrarySizeNormalizer(_Float32Output, OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Scale each sample to reads per million (RPM).
 
     The denominator is the sample's total over all features of the input matrix, before any
@@ -49,13 +58,8 @@ class LibrarySizeNormalizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
             out[rows] = X[rows] * factors[rows]
         return out
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.transformer_tags.preserves_dtype = ["float32"]  # float32 out, whatever comes in: half the memory
-        return tags
 
-
-class Log2p(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class Log2p(_Float32Output, OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """``log2(x + pseudocount)``; stateless."""
 
     def __init__(self, pseudocount: float = 1.0):
@@ -71,13 +75,8 @@ class Log2p(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         out = X + np.float32(self.pseudocount)
         return np.log2(out, out=out)  # in place: one new matrix, not two
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.transformer_tags.preserves_dtype = ["float32"]  # float32 out, whatever comes in: half the memory
-        return tags
 
-
-class DetectionFilter(TransformerMixin, BaseEstimator):
+class DetectionFilter(_Float32Output, TransformerMixin, BaseEstimator):
     """Keep features expressed (value above ``threshold``) in at least ``min_share`` of training samples.
 
     Attributes
@@ -111,11 +110,6 @@ class DetectionFilter(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "support_")
         names = np.asarray(input_features if input_features is not None else getattr(self, "feature_names_in_", [f"x{i}" for i in range(self.n_features_in_)]), dtype=object)
         return names[self.support_]
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.transformer_tags.preserves_dtype = ["float32"]  # float32 out, whatever comes in: half the memory
-        return tags
 
 
 #: What each ``input_scale`` means for the preprocessing chain.

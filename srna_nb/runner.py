@@ -385,10 +385,15 @@ def _execute_concurrently(runs: list[tuple[int, Run, str]], run_dir: Path, keep_
                                           args=(sender, run, run_dir, keep_code, fingerprint, threads))
                 process.start()
                 sender.close()
-                live[process.sentinel] = (position, run, process, receiver)
-            for sentinel in wait(list(live)):
-                position, run, process, receiver = live.pop(sentinel)
-                result = receiver.recv() if receiver.poll() else None
+                live[receiver] = (position, run, process, receiver)
+            # Wait on the pipes, not the processes: a result is read as soon as it is sent (a
+            # process blocked on a full pipe never ends), and a process that dies closes its pipe.
+            for ready in wait(list(live)):
+                position, run, process, receiver = live.pop(ready)
+                try:
+                    result = receiver.recv()
+                except EOFError:
+                    result = None
                 process.join()
                 if result is None:  # the process died before it could report: say so, never guess
                     record = RunRecord(name=run.name, notebook=run.notebook.name, status="failed", seconds=0.0,
