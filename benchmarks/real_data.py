@@ -52,9 +52,9 @@ def estimators(seed: int, input_scale: str = "counts") -> dict:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import FunctionTransformer
 
-    from srna_nb.models import make_model, model_spec
+    from srna_nb.models import make_models
 
-    built = {label: make_model(*model_spec(label, params), input_scale=input_scale, seed=seed) for label, params in MODELS.items()}
+    built = make_models(MODELS, input_scale=input_scale, seed=seed)
     built["sk_lr"] = make_pipeline(FunctionTransformer(log2_rpm), LogisticRegression(max_iter=2000))
     built["sk_rf"] = make_pipeline(FunctionTransformer(log2_rpm), RandomForestClassifier(random_state=seed, n_jobs=1))
     return built

@@ -23,6 +23,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--profile", default="default", help="profile name in parameters/profiles/ or a YAML path (default: default)")
     run.add_argument("--params", action="append", default=[], metavar="FILE", help="extra parameter file applied to every run (repeatable)")
     run.add_argument("--only", action="append", default=[], metavar="NAME", help="run only this report (repeatable)")
+    run.add_argument("--project", type=Path, default=None, metavar="DIR",
+                     help="project folder with notebooks/ and parameters/ (default: the current directory)")
     run.add_argument("--reports", type=Path, default=None, help="output folder (default: reports/ of the project)")
     run.add_argument("--keep-code", action="store_true", help="show code cells in the HTML reports")
     run.add_argument("--name", default=None, help="run name: reports go to reports/<name>/ (default: the profile's name)")
@@ -57,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
                          help="sample-sheet column naming each sample's study: add the study's majority label, agreement and a mixed flag")
     predict.add_argument("--min-agreement", type=float, default=0.8, help="agreement below which a study is mixed (default: 0.8)")
     commands.add_parser("models", help="list the pre-trained models shipped with srna_nb")
+    init = commands.add_parser("init", help="write a new project folder (notebooks, parameters, profiles) to edit and run")
+    init.add_argument("folder", type=Path, help="new folder, or an existing one without notebooks/ and parameters/")
     return parser
 
 
@@ -119,12 +123,13 @@ def main(argv: list[str] | None = None) -> int:
     show_messages()
     try:
         if arguments.command == "run":
-            from srna_nb.runner import PROJECT_ROOT, interrupt_on_sigterm, run_profile
+            from srna_nb.runner import interrupt_on_sigterm, run_profile
 
             interrupt_on_sigterm()
             results = run_profile(
                 arguments.profile,
-                reports_dir=arguments.reports or PROJECT_ROOT / "reports",
+                reports_dir=arguments.reports,
+                root=arguments.project,
                 only=arguments.only,
                 keep_code=arguments.keep_code,
                 extra_parameters=arguments.params,
@@ -143,6 +148,11 @@ def main(argv: list[str] | None = None) -> int:
             return _predict(arguments)
         if arguments.command == "train":
             return _train(arguments)
+        if arguments.command == "init":
+            from srna_nb.project import init_project
+
+            init_project(arguments.folder)
+            return 0
         if arguments.command == "models":
             from srna_nb.augment import list_models
 

@@ -529,3 +529,20 @@ def make_model(
     except TypeError as error:
         raise SrnaParameterError(f"model {name!r}: {error}") from None
     return Pipeline([("preprocess", make_preprocessor(input_scale, min_share=min_share, scaling=scaling)), ("model", classifier)])
+
+
+def make_models(
+    models: Mapping[str, Mapping[str, Any] | None],
+    *,
+    input_scale: str = "counts",
+    min_share: float = 0.01,
+    seed: int | None = None,
+) -> dict[str, Pipeline]:
+    """Pipelines by label, as the ``models:`` section of a parameter file names them.
+
+    ``{"dl": {}, "rf": {"n_estimators": 200}}`` gives ``{"dl": Pipeline, "rf": Pipeline}``; a
+    label may name another model through a ``model`` entry (see :func:`model_spec`). The other
+    arguments go to :func:`make_model` for every model.
+    """
+    return {label: make_model(*model_spec(label, params), input_scale=input_scale, min_share=min_share, seed=seed)
+            for label, params in models.items()}

@@ -42,11 +42,9 @@ import yaml
 from srna_nb import reports
 from srna_nb.errors import SrnaParameterError
 from srna_nb.files import atomic_write, update_digest
+from srna_nb.project import find_project
 from srna_nb.reports import RunRecord
 from srna_nb.resources import PeakMemory
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
 
 @dataclass
 class Run:
@@ -94,18 +92,25 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return content
 
 
-def load_profile(profile: str | Path, root: Path = PROJECT_ROOT, extra_parameters: Iterable[str | Path] = (),
+def load_profile(profile: str | Path, root: str | Path | None = None, extra_parameters: Iterable[str | Path] = (),
                  overrides: dict[str, Any] | None = None) -> tuple[str, list[Run]]:
     """Read a profile by name (``parameters/profiles/<name>.yaml``) or path into runs.
 
+    ``root`` is the project folder (default: the current directory, see :mod:`srna_nb.project`).
     A profile given by path inside another project's ``parameters/profiles/`` uses that
     project's ``notebooks/`` and ``parameters/``.
     """
     path = Path(profile)
     if not path.suffix:
+        root = find_project(root)
         path = root / "parameters" / "profiles" / f"{profile}.yaml"
+        if not path.exists():
+            available = sorted(p.stem for p in (root / "parameters" / "profiles").glob("*.yaml"))
+            raise SrnaParameterError(f"{path}: no such profile; profiles here: {', '.join(available) or 'none'}")
     elif path.resolve().parent.parent.name == "parameters" and path.resolve().parent.name == "profiles":
         root = path.resolve().parent.parent.parent
+    else:
+        root = find_project(root)
     spec = read_yaml(path)
     if not isinstance(spec.get("runs"), list) or not spec["runs"]:
         raise SrnaParameterError(f"{path}: a profile needs a non-empty 'runs' list")
@@ -220,14 +225,24 @@ def _drop_widget_views(notebook) -> None:
             output.get("data", {}).pop(WIDGET_VIEW, None)
 
 
-def _input_paths(value: Any, base: Path) -> list[Path]:
-    """Existing files and folders named by parameter values (relative paths resolve from notebooks/)."""
-    if isinstance(value, dict):
-        return [p for item in value.values() for p in _input_paths(item, base)]
-    if isinstance(value, (list, tuple)):
-        return [p for item in value for p in _input_paths(item, base)]
-    if isinstance(value, str) and value and len(value) < 4096:
-        path = (base / value) if not os.path.isabs(value) else Path(value)
+def is_input_parameter(name: str) -> bool:
+    """Whether a parameter names input data: ``*path`` and ``*_dir`` names, except ``output_dir``."""
+    return name != "output_dir" and (name.endswith("path") or name.endswith("_dir"))
+
+
+def _input_paths(parameters: Any, base: Path, declared: bool = False) -> list[Path]:
+    """Existing files and folders named by input parameters, at any depth (relative paths resolve from notebooks/).
+
+    Only parameters declared as inputs by their names (:func:`is_input_parameter`, e.g.
+    ``data_path``, ``bundle_dir``, an atlas source's ``path``) count: another string that happens to
+    name a folder (say ``..``) must not put that folder's content into the fingerprint.
+    """
+    if isinstance(parameters, dict):
+        return [p for key, item in parameters.items() for p in _input_paths(item, base, is_input_parameter(str(key)))]
+    if isinstance(parameters, (list, tuple)):
+        return [p for item in parameters for p in _input_paths(item, base, declared)]
+    if declared and isinstance(parameters, str) and parameters and len(parameters) < 4096:
+        path = (base / parameters) if not os.path.isabs(parameters) else Path(parameters)
         try:
             if path.exists():
                 return [path]
@@ -411,12 +426,12 @@ def _execute_concurrently(runs: list[tuple[int, Run, str]], run_dir: Path, keep_
 
 def run_profile(
     profile: str | Path,
-    reports_dir: Path = PROJECT_ROOT / "reports",
+    reports_dir: str | Path | None = None,
     only: Iterable[str] = (),
     keep_code: bool = False,
     extra_parameters: Iterable[str | Path] = (),
     echo=print,
-    root: Path = PROJECT_ROOT,
+    root: str | Path | None = None,
     run_name: str | None = None,
     force: bool = False,
     overrides: dict[str, Any] | None = None,
@@ -424,7 +439,8 @@ def run_profile(
 ) -> list[RunResult]:
     """Execute every run of a profile (or those named in ``only``), then write the index pages.
 
-    Reports go to ``reports_dir/<run_name>/`` (default: the profile's name). A report whose
+    ``root`` is the project folder (default: the current directory). Reports go to
+    ``reports_dir/<run_name>/`` (default: the project's ``reports/`` and the profile's name). A report whose
     notebook, parameters, input files and library source are unchanged since its last successful
     run is reused unless ``force``. ``overrides`` (e.g. ``backend``, ``scheduler``) go to every
     notebook that declares them. ``jobs`` reports run at once (default: :func:`default_jobs`;
@@ -434,6 +450,7 @@ def run_profile(
     if not isinstance(jobs, int) or jobs < 1:
         raise SrnaParameterError(f"jobs must be a positive whole number, got {jobs!r}")
     profile_name, runs = load_profile(profile, root=root, extra_parameters=extra_parameters, overrides=overrides)
+    reports_dir = Path(reports_dir) if reports_dir is not None else runs[0].notebook.parent.parent / "reports"
     run_name = run_name or profile_name
     if not run_name or any(c in run_name for c in "/\\") or run_name.startswith("."):
         raise SrnaParameterError(f"run name {run_name!r} must be a plain folder name")

@@ -8,7 +8,9 @@ import pytest
 
 from srna_nb.simulate import simulate_atlas
 
-SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+#: The checkout: a project folder (notebooks/, parameters/) like any made by `srna-nb init`.
+CHECKOUT = Path(__file__).resolve().parent.parent
+SHARED_DATA = CHECKOUT.parent / "shared" / "data"
 REAL_ATLAS = SHARED_DATA / "microrna_atlas"
 
 
@@ -41,7 +43,7 @@ def quick_reports(tmp_path_factory):
     from srna_nb.runner import run_profile
 
     reports_dir = tmp_path_factory.mktemp("reports")
-    results = run_profile("quick", reports_dir=reports_dir, echo=lambda *a, **k: None)
+    results = run_profile("quick", reports_dir=reports_dir, echo=lambda *a, **k: None, root=CHECKOUT)
     return reports_dir, results
 
 

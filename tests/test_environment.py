@@ -10,13 +10,13 @@ import tomllib
 
 import yaml
 
-from srna_nb.runner import PROJECT_ROOT
+from conftest import CHECKOUT
 
-PYPROJECT = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())
+PYPROJECT = tomllib.loads((CHECKOUT / "pyproject.toml").read_text())
 
 
 def test_environment_yml_is_a_thin_layer_over_pyproject():
-    environment = yaml.safe_load((PROJECT_ROOT / "environment.yml").read_text())
+    environment = yaml.safe_load((CHECKOUT / "environment.yml").read_text())
     dependencies = environment["dependencies"]
     assert "python=3.11" in dependencies and "pip" in dependencies
     pip_entries = next(d["pip"] for d in dependencies if isinstance(d, dict))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from pathlib import Path
@@ -10,23 +11,29 @@ import pytest
 
 from srna_nb import cli
 from srna_nb.errors import SrnaParameterError
-from srna_nb.runner import PROJECT_ROOT, load_profile, run_profile
+from srna_nb.runner import load_profile, run_profile
 
-from conftest import write_project
+from conftest import CHECKOUT, write_project
 
-NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = sorted((CHECKOUT / "notebooks").glob("*.ipynb"))
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebook_is_stored_without_outputs_and_with_parameters(path):
+def test_notebook_is_stored_clean_thin_and_with_parameters(path):
+    """Notebooks are the source people edit: stored without outputs, parameterized, and only glue."""
     notebook = json.loads(path.read_text())
     code = [c for c in notebook["cells"] if c["cell_type"] == "code"]
-    assert any("parameters" in c.get("metadata", {}).get("tags", []) for c in code), "no cell tagged 'parameters'"
+    assert sum("parameters" in c.get("metadata", {}).get("tags", []) for c in code) == 1, "needs one cell tagged 'parameters'"
     assert not any(c.get("outputs") or c.get("execution_count") for c in code), "committed with outputs"
+    assert "widgets" not in notebook["metadata"], "committed with widget state"
+    for cell in code:
+        tree = ast.parse("".join(cell["source"]))
+        defined = [n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+        assert not defined, f"cell defines {defined}: logic belongs in the library"
 
 
 def test_every_profile_names_existing_notebooks_and_parameter_files():
-    for profile in sorted((PROJECT_ROOT / "parameters" / "profiles").glob("*.yaml")):
+    for profile in sorted((CHECKOUT / "parameters" / "profiles").glob("*.yaml")):
         name, runs = load_profile(profile)
         assert runs and all(r.notebook.exists() for r in runs), profile
 
@@ -131,9 +138,9 @@ def test_run_names_keep_runs_apart(tmp_path):
 
 
 def test_unknown_profile_and_run_are_one_line_errors(tmp_path, capsys):
-    with pytest.raises(SrnaParameterError, match="parameter file not found"):
-        load_profile("no-such-profile")
-    assert cli.main(["run", "--profile", "no-such-profile"]) == 2
+    with pytest.raises(SrnaParameterError, match="no-such-profile.yaml: no such profile; profiles here: default, paper, quick, real"):
+        load_profile("no-such-profile", root=CHECKOUT)
+    assert cli.main(["run", "--profile", "no-such-profile", "--project", str(CHECKOUT)]) == 2
     error = capsys.readouterr().err
     assert error.startswith("srna-nb: error:") and error.count("\n") == 1
     root = _project(tmp_path)
@@ -146,3 +153,45 @@ def test_misspelt_parameter_is_refused(tmp_path):
     (root / "parameters" / "profiles" / "typo.yaml").write_text("runs:\n  - notebook: good\n    overrides: {valeu: 3}\n")
     with pytest.raises(SrnaParameterError, match="parameter 'valeu' is declared by no notebook"):
         load_profile("typo", root=root)
+
+
+def test_init_writes_a_project_that_runs_from_its_own_folder(tmp_path, monkeypatch, capsys):
+    target = tmp_path / "my study"
+    assert cli.main(["init", str(target)]) == 0
+    for folder in ("notebooks", "parameters"):
+        shipped = sorted(p.relative_to(CHECKOUT / folder) for p in (CHECKOUT / folder).rglob("*") if p.is_file())
+        copied = sorted(p.relative_to(target / folder) for p in (target / folder).rglob("*") if p.is_file())
+        assert copied == shipped
+        assert all((target / folder / p).read_bytes() == (CHECKOUT / folder / p).read_bytes() for p in shipped)
+    assert (target / "reports").is_dir() and not list(target.glob(".*"))  # no staging folder left behind
+    # The current directory is the project by default: runs resolve to its own notebooks.
+    monkeypatch.chdir(target)
+    name, runs = load_profile("quick")
+    assert name == "quick" and all(r.notebook.parent.resolve() == (target / "notebooks").resolve() for r in runs)
+    # Nothing a researcher wrote is overwritten.
+    (target / "notebooks" / "00_explore.ipynb").write_text("edited")
+    capsys.readouterr()
+    assert cli.main(["init", str(target)]) == 2
+    error = capsys.readouterr().err
+    assert "already holds notebooks/" in error and error.count("\n") == 1
+    assert (target / "notebooks" / "00_explore.ipynb").read_text() == "edited"
+
+
+def test_run_outside_a_project_says_how_to_make_one(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["run", "--profile", "quick"]) == 2
+    error = capsys.readouterr().err
+    assert "is not an srna_nb project (no notebooks/ or parameters/)" in error and "srna-nb init" in error
+    assert error.count("\n") == 1
+
+
+def test_fingerprint_follows_declared_inputs_only(tmp_path):
+    """Strings that merely name a folder (``..``) are not inputs; ``*path`` and ``*_dir`` parameters are."""
+    from srna_nb.runner import _input_paths
+
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "counts.csv").write_text("x")
+    found = _input_paths({"label": "..", "where": {"study": [".."]}, "counts_path": "../counts.csv", "output_dir": "..",
+                          "atlas_sources": {"a": {"source": "files", "path": "../counts.csv"}}, "bundle_dir": None},
+                         tmp_path / "notebooks")
+    assert [p.resolve() for p in found] == [(tmp_path / "counts.csv").resolve()] * 2

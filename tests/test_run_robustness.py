@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import CHECKOUT
+
 # A report that writes a table, then (with slow=True) takes long enough to be interrupted.
 BODY = """
 import time
@@ -90,7 +92,7 @@ def test_quick_study_twice_gives_byte_identical_tables(quick_reports, tmp_path):
     from srna_nb.runner import run_profile
 
     first_dir, _ = quick_reports
-    results = run_profile("quick", reports_dir=tmp_path, echo=lambda *a, **k: None, jobs=1)
+    results = run_profile("quick", reports_dir=tmp_path, echo=lambda *a, **k: None, jobs=1, root=CHECKOUT)
     assert all(r.status == "ok" for r in results)
     timing_free = [p for p in sorted((first_dir / "quick").glob("*_files/*.csv"))
                    if not p.name.endswith(("_scores.csv", "_timings.csv"))]  # these hold seconds
