@@ -124,6 +124,62 @@ class Atlas:
         """The matrix as a DataFrame, samples in rows and features in columns."""
         return pd.DataFrame(self.counts, index=self.sample_ids, columns=self.feature_names)
 
+    # -- AnnData ----------------------------------------------------------------------------
+    def to_anndata(self):
+        """The atlas as an :class:`anndata.AnnData`: samples as ``obs``, features as ``var``.
+
+        ``X`` is the float32 matrix; ``uns["srna_nb"]`` keeps ``value_kind``, ``study_column``,
+        ``source`` and ``simulated``, so that :meth:`from_anndata` gives the same atlas back.
+        Needs the ``anndata`` package (which needs pandas < 3).
+        """
+        anndata = _import_anndata("Atlas.to_anndata")
+        meta = {"value_kind": self.value_kind, "study_column": self.study_column, "source": self.source,
+                "simulated": bool(self.simulated)}
+        return anndata.AnnData(X=self.counts.copy(), obs=self.samples.copy(), var=self.features.copy(),
+                               uns={"srna_nb": meta})
+
+    @classmethod
+    def from_anndata(cls, adata, *, layer: str | None = None, value_kind: str | None = None,
+                     study_column: str | None = None, source: str = "") -> "Atlas":
+        """An atlas from an :class:`anndata.AnnData` (samples as ``obs``, features as ``var``).
+
+        Parameters
+        ----------
+        adata
+            The AnnData object; it is not modified.
+        layer
+            Take the values from ``adata.layers[layer]`` (e.g. raw ``counts`` kept beside a
+            normalized ``X``) instead of ``X``.
+        value_kind, study_column
+            What the values are and which ``obs`` column names the study. Default: what
+            :meth:`to_anndata` stored in ``uns["srna_nb"]``, else ``counts`` and ``study``.
+        source
+            Where the data came from, for reports.
+        """
+        meta = dict(adata.uns.get("srna_nb", {})) if hasattr(adata, "uns") else {}
+        if layer is not None and layer not in adata.layers:
+            raise SrnaInputError(f"AnnData has no layer {layer!r}; layers: {', '.join(adata.layers) or 'none'}")
+        values = adata.X if layer is None else adata.layers[layer]
+        if values is None:
+            raise SrnaInputError("AnnData has no X matrix; pass layer= to read one of its layers")
+        matrix = values.toarray() if hasattr(values, "toarray") else np.asarray(values)
+        samples = pd.DataFrame(adata.obs).copy()
+        features = pd.DataFrame(adata.var).copy()
+        samples.index = pd.Index(samples.index.astype(str), name="sample_id")
+        features.index = pd.Index(features.index.astype(str), name="feature")
+        for frame in (samples, features):  # categoricals (AnnData's strings) as plain values
+            for column in frame.columns:
+                if isinstance(frame[column].dtype, pd.CategoricalDtype):
+                    frame[column] = frame[column].astype(object).where(frame[column].notna(), np.nan)
+        if "rna_class" not in features.columns:
+            from srna_nb.names import rna_class
+
+            features["rna_class"] = [rna_class(name) or "other" for name in features.index]
+        return cls(counts=matrix, samples=samples, features=features,
+                   value_kind=value_kind or meta.get("value_kind", "counts"),
+                   study_column=study_column or meta.get("study_column", "study"),
+                   source=source or meta.get("source", ""), simulated=bool(meta.get("simulated", False)))
+
     def library_sizes(self) -> pd.Series:
         """Total of each sample's row (reads, when ``value_kind`` is counts)."""
         return pd.Series(self.counts.sum(axis=1, dtype=np.float64), index=self.sample_ids, name="library_size")
@@ -149,6 +205,15 @@ class Atlas:
             simulated=self.simulated,
             provenance=dict(self.provenance),
         )
+
+
+def _import_anndata(caller: str):
+    """The ``anndata`` module, or an ImportError that says how to get it."""
+    try:
+        import anndata
+    except ImportError:
+        raise ImportError(f"{caller} needs the anndata package (pip install anndata; it requires pandas < 3)") from None
+    return anndata
 
 
 def _positions(selector, index: pd.Index, what: str) -> np.ndarray:

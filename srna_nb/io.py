@@ -20,6 +20,7 @@ import pandas as pd
 
 from srna_nb.atlas import VALUE_KINDS, Atlas
 from srna_nb.errors import SrnaInputError
+from srna_nb.files import replace_atomically
 from srna_nb.logs import logger
 from srna_nb.names import describe_mapping, harmonize_names, rna_class
 from srna_nb.preprocessing import from_linear, to_linear
@@ -126,7 +127,7 @@ def read_sample_sheet(path: str | Path, id_column: str | None = None) -> pd.Data
     frame.index = pd.Index(ids, name="sample_id")
     _check_unique(frame.index, path, "sample id")
     # Empty cells are missing metadata; numeric columns become numbers.
-    frame = frame.replace({"": np.nan, "NA": np.nan, "NaN": np.nan, "nan": np.nan})
+    frame = frame.mask(frame.isin(["", "NA", "NaN", "nan"]))  # mask, not replace: no dtype downcasting under pandas 2
     for column in frame.columns:
         numeric = pd.to_numeric(frame[column], errors="coerce")
         if frame[column].notna().any() and numeric.notna().sum() == frame[column].notna().sum():
@@ -423,25 +424,19 @@ def _join(matrix, sheet, counts_path, sheet_name, join, provenance):
 def read_h5ad(path: str | Path, *, study_column: str = "study", value_kind: str = "counts") -> Atlas:
     """Read an AnnData ``.h5ad`` file (``X``: samples x features, ``obs``: sample sheet, ``var``: features).
 
-    Read with h5py following the AnnData on-disk format (dense ``X`` or CSR/CSC sparse), so that
-    the ``anndata`` package itself is not needed. Requires ``h5py`` (``pip install srna_nb[h5ad]``).
+    Read through ``anndata`` when it is installed (it needs pandas < 3); otherwise with h5py
+    following the AnnData on-disk format (dense ``X`` or CSR/CSC sparse; ``pip install
+    srna_nb[h5ad]``). Either way the values are checked as for any matrix. For an AnnData object
+    already in memory, or values in a layer, use :meth:`Atlas.from_anndata`.
     """
     path = Path(path)
-    try:
-        import h5py
-    except ImportError:
-        raise SrnaInputError(f"{path}: reading .h5ad needs h5py; pip install 'srna_nb[h5ad]'") from None
     if not path.exists():
         raise SrnaInputError(f"{path}: .h5ad file not found")
-    try:
-        with h5py.File(path, "r") as handle:
-            for key in ("X", "obs", "var"):
-                if key not in handle:
-                    raise SrnaInputError(f"{path}: not an AnnData file (no '{key}' entry)")
-            matrix = _read_h5ad_matrix(handle["X"], path)
-            obs, var = _read_h5ad_frame(handle["obs"]), _read_h5ad_frame(handle["var"])
-    except OSError as error:
-        raise SrnaInputError(f"{path}: cannot read as HDF5 ({error})") from None
+    read = _read_h5ad_with_anndata(path, value_kind, study_column)
+    if read is not None:
+        matrix, obs, var, simulated = read.counts, read.samples, read.features, read.simulated
+    else:
+        matrix, obs, var, simulated = _read_h5ad_with_h5py(path)
     if matrix.shape != (len(obs), len(var)):
         raise SrnaInputError(f"{path}: X has shape {matrix.shape} but obs/var have {len(obs)}/{len(var)} rows")
     frame = pd.DataFrame(matrix, index=obs.index, columns=var.index)
@@ -452,10 +447,54 @@ def read_h5ad(path: str | Path, *, study_column: str = "study", value_kind: str 
     obs.index.name, var.index.name = "sample_id", "feature"
     if "rna_class" not in var.columns:
         var["rna_class"] = [rna_class(n) or "other" for n in var.index]
+    # A file written from the simulator stays marked simulated (uns["srna_nb"], see Atlas.to_anndata).
     atlas = Atlas(counts=matrix, samples=obs, features=var, value_kind=value_kind, study_column=study_column,
-                  source=str(path), provenance={"counts_file": str(path), "orientation": "AnnData: samples in rows"})
+                  source=str(path), simulated=simulated,
+                  provenance={"counts_file": str(path), "orientation": "AnnData: samples in rows"})
     logger.info("Read %s: %d samples x %d features (%s) from AnnData.", path.name, atlas.n_samples, atlas.n_features, value_kind)
     return atlas
+
+
+def write_h5ad(atlas: Atlas, path: str | Path) -> Path:
+    """Write an atlas as an AnnData ``.h5ad`` file through ``anndata`` (see :meth:`Atlas.to_anndata`).
+
+    Written to a temporary file beside ``path`` and renamed, so a failure leaves no partial file.
+    """
+    adata = atlas.to_anndata()
+    return replace_atomically(path, lambda temporary: adata.write_h5ad(temporary))
+
+
+def _read_h5ad_with_anndata(path: Path, value_kind: str, study_column: str) -> Atlas | None:
+    """The file through anndata, or None when anndata is not installed or cannot read it."""
+    try:
+        import anndata
+    except ImportError:
+        return None
+    try:
+        return Atlas.from_anndata(anndata.read_h5ad(path), value_kind=value_kind, study_column=study_column)
+    # anndata raises many types on files it does not know (its own registry errors for files
+    # written without encoding metadata among them); the h5py reader may still read those.
+    except Exception as error:  # noqa: BLE001
+        logger.info("anndata could not read %s (%s); reading it with h5py.", path.name, type(error).__name__)
+        return None
+
+
+def _read_h5ad_with_h5py(path: Path) -> tuple[np.ndarray, pd.DataFrame, pd.DataFrame, bool]:
+    """``X``, ``obs``, ``var`` and srna_nb's ``simulated`` mark, read with h5py alone (the fallback without anndata)."""
+    try:
+        import h5py
+    except ImportError:
+        raise SrnaInputError(f"{path}: reading .h5ad needs anndata or h5py; pip install anndata (pandas < 3) or 'srna_nb[h5ad]'") from None
+    try:
+        with h5py.File(path, "r") as handle:
+            for key in ("X", "obs", "var"):
+                if key not in handle:
+                    raise SrnaInputError(f"{path}: not an AnnData file (no '{key}' entry)")
+            mark = handle.get("uns/srna_nb/simulated")
+            simulated = bool(mark[()]) if mark is not None and not hasattr(mark, "keys") else False
+            return _read_h5ad_matrix(handle["X"], path), _read_h5ad_frame(handle["obs"]), _read_h5ad_frame(handle["var"]), simulated
+    except OSError as error:
+        raise SrnaInputError(f"{path}: cannot read as HDF5 ({error})") from None
 
 
 def _decode(values: np.ndarray) -> np.ndarray:

@@ -7,8 +7,11 @@ import re
 import subprocess
 import sys
 import tomllib
+from importlib.metadata import version
 
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from conftest import CHECKOUT
 
@@ -20,23 +23,39 @@ def test_environment_yml_is_a_thin_layer_over_pyproject():
     dependencies = environment["dependencies"]
     assert "python=3.11" in dependencies and "pip" in dependencies
     pip_entries = next(d["pip"] for d in dependencies if isinstance(d, dict))
-    assert pip_entries == ["-e .[jupyter]"]
+    assert pip_entries == ["-r requirements.lock", "-e .[jupyter]"]
     extras = PYPROJECT["project"]["optional-dependencies"]
     assert any(r.startswith("jupyterlab") for r in extras["jupyter"])
     # Nothing else is listed in environment.yml: pyproject is the single source of truth.
     assert all(isinstance(d, str) and re.match(r"^(python=3\.11|pip)$", d) for d in dependencies if not isinstance(d, dict))
 
 
-def test_dependencies_are_pinned_and_free_of_torch_and_tensorflow():
-    requirements = PYPROJECT["project"]["dependencies"] + [
-        r for extra in PYPROJECT["project"]["optional-dependencies"].values() for r in extra
-    ]
-    assert all("==" in r for r in requirements), [r for r in requirements if "==" not in r]
-    names = {re.split(r"[\[=<>]", r)[0].lower() for r in requirements}
-    assert not names & {"torch", "tensorflow", "tensorflow-cpu"}
-    assert {"keras", "jax", "eli5", "scikit-learn", "papermill"} <= names
-    eli5 = next(r for r in requirements if r.startswith("eli5"))
-    assert tuple(int(x) for x in eli5.split("==")[1].split(".")[:2]) >= (0, 16)
+def _lock() -> dict[str, str]:
+    """requirements.lock as name -> exact version."""
+    pins = {}
+    for line in (CHECKOUT / "requirements.lock").read_text().splitlines():
+        if line and not line.startswith((" ", "#")):
+            name, version = line.split(";")[0].strip().split("==")
+            pins[canonicalize_name(name)] = version
+    return pins
+
+
+def test_pyproject_has_ranges_and_the_lock_pins_them_all():
+    """Ranges in pyproject.toml (installable beside other tools), exact versions in the lock, the lock installed."""
+    requirements = [Requirement(r) for r in PYPROJECT["project"]["dependencies"] + PYPROJECT["project"]["optional-dependencies"]["test"]]
+    assert not [str(r) for r in requirements if any(s.operator == "==" for s in r.specifier)], "pins belong in requirements.lock"
+    lock = _lock()
+    for requirement in requirements:
+        name = canonicalize_name(requirement.name)
+        assert name in lock, f"{name} is not in requirements.lock: run `make lock`"
+        assert requirement.specifier.contains(lock[name]), f"requirements.lock has {name}=={lock[name]}, outside {requirement}"
+        assert version(name) == lock[name], f"installed {name} {version(name)}, locked {lock[name]}: run `make install`"
+    assert not set(lock) & {"torch", "tensorflow", "tensorflow-cpu"}
+    assert {"keras", "jax", "eli5", "scikit-learn", "papermill"} <= set(lock)
+    # pandas 2 stays allowed (anndata needs pandas < 3), and the anndata extra asks for it.
+    pandas = next(r for r in requirements if r.name == "pandas")
+    assert pandas.specifier.contains("2.2.3") and pandas.specifier.contains(lock["pandas"])
+    assert any(Requirement(r).name == "anndata" for r in PYPROJECT["project"]["optional-dependencies"]["anndata"])
 
 
 def _backend_after_import(environment: dict) -> str:
