@@ -218,11 +218,11 @@ def render_html(executed: Path, destination: Path, keep_code: bool = False) -> N
 
 
 def _drop_widget_views(notebook) -> None:
-    """Remove live-widget outputs so that each falls back to its static HTML (explorers' snapshots)."""
+    """Remove live-widget outputs (and their state); the explorers' static snapshots stay before them."""
     notebook.metadata.pop("widgets", None)
     for cell in notebook.cells:
-        for output in cell.get("outputs", []):
-            output.get("data", {}).pop(WIDGET_VIEW, None)
+        if "outputs" in cell:
+            cell.outputs = [output for output in cell.outputs if WIDGET_VIEW not in output.get("data", {})]
 
 
 def is_input_parameter(name: str) -> bool:

@@ -6,8 +6,11 @@
 
 Each explorer keeps its controls as attributes (``explorer.target.value = "sex"`` drives it from
 code, as the tests do), shows tables in ``HTML`` widgets and figures as PNG ``Image`` widgets, and
-is displayed by Jupyter as its ``widget``. Where no widget manager runs (an HTML report, a console)
-the display falls back to a static HTML snapshot of the current view, so reports need no widgets.
+is displayed as two outputs: a static HTML snapshot of its first view, then the live ``widget``.
+The live widget carries a style rule that hides the snapshot, so JupyterLab shows only the
+controls; where no widget manager runs (plain ``jupyter nbconvert --to html`` read offline, an
+``srna-nb run`` report, a console) the rule never applies and the snapshot is what the reader
+sees. Figures are shown at their own pixel size, never stretched to the cell width.
 Results are cached per choice: going back to an earlier choice does not recompute it.
 """
 
@@ -16,6 +19,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import uuid
 from typing import Mapping, Sequence
 
 import ipywidgets as widgets
@@ -45,10 +49,15 @@ def table_html(table: pd.DataFrame, precision: int = 3) -> str:
 class _Explorer:
     """Controls on top, a status line, then HTML tables and PNG figures."""
 
-    def _layout(self, controls: Sequence[widgets.Widget], tables: Sequence[widgets.HTML], figures: Sequence[widgets.Image]):
+    def _layout(self, controls: Sequence[widgets.Widget], tables: Sequence[widgets.HTML], n_figures: int = 1):
         self.status = widgets.HTML()
-        self.tables, self.figures = list(tables), list(figures)
-        self.widget = widgets.VBox([widgets.HBox(list(controls)), self.status, *self.tables, *self.figures])
+        self.tables = list(tables)
+        # flex-start: an image in a column box would otherwise be stretched to the box's width.
+        self.figures = [widgets.Image(format="png", layout=widgets.Layout(align_self="flex-start", max_width="100%"))
+                        for _ in range(n_figures)]
+        self.snapshot_id = f"srna-snapshot-{uuid.uuid4().hex[:12]}"
+        hide_snapshot = widgets.HTML(f"<style>.{self.snapshot_id} {{ display: none; }}</style>")
+        self.widget = widgets.VBox([hide_snapshot, widgets.HBox(list(controls)), self.status, *self.tables, *self.figures])
         for control in controls:
             control.observe(lambda change: self.refresh(), names="value")
 
@@ -77,10 +86,11 @@ class _Explorer:
         parts += [f'<img src="data:image/png;base64,{base64.b64encode(bytes(f.value)).decode()}">' for f in self.figures if len(f.value)]
         return "<div>" + "".join(parts) + "</div>"
 
-    def _repr_mimebundle_(self, **kwargs):
-        bundle = self.widget._repr_mimebundle_(**kwargs) or {}
-        bundle["text/html"] = self.snapshot_html()
-        return bundle
+    def _ipython_display_(self) -> None:
+        from IPython.display import HTML, display
+
+        display(HTML(f'<div class="{self.snapshot_id} srna-snapshot">{self.snapshot_html()}</div>'))
+        display(self.widget)
 
 
 class EvaluationExplorer(_Explorer):
@@ -111,7 +121,7 @@ class EvaluationExplorer(_Explorer):
         self.protocol = widgets.Dropdown(options=list(protocols), description="protocol")
         self._data: dict[str, targets.TargetData] = {}
         self._results: dict[tuple[str, str, str], evaluation.Evaluation] = {}
-        self._layout([self.target, self.model, self.protocol], [widgets.HTML()], [widgets.Image(format="png")])
+        self._layout([self.target, self.model, self.protocol], [widgets.HTML()])
         self.refresh()
 
     def result(self, target: str, model: str, protocol: str) -> evaluation.Evaluation:
@@ -147,7 +157,7 @@ class ImportanceExplorer(_Explorer):
         self.label = widgets.Dropdown(options=classes, value=study.largest_classes(1)[0] if len(study.held_out) else classes[0],
                                       description="class")
         self.k = widgets.IntSlider(value=k, min=3, max=30, description="top")
-        self._layout([self.label, self.k], [widgets.HTML()], [widgets.Image(format="png")])
+        self._layout([self.label, self.k], [widgets.HTML()])
         self.refresh()
 
     def table(self, label: str, k: int) -> pd.DataFrame:
@@ -189,7 +199,7 @@ class SampleExplorer(_Explorer):
         self.annotation = augment.annotate(bundle, atlas).table.set_index("sample_id")
         self.sample = widgets.Dropdown(options=list(map(str, atlas.samples.index)), description="sample")
         self.k = widgets.IntSlider(value=k, min=3, max=30, description="top sRNAs")
-        self._layout([self.sample, self.k], [widgets.HTML(), widgets.HTML(), widgets.HTML()], [widgets.Image(format="png")])
+        self._layout([self.sample, self.k], [widgets.HTML(), widgets.HTML(), widgets.HTML()])
         self.refresh()
 
     def _update(self) -> None:

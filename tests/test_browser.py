@@ -80,3 +80,49 @@ def test_console_errors_are_caught(browser, tmp_path):
     page.write_text("<!DOCTYPE html><html><body><script>undefinedFunction();</script></body></html>")
     errors = _open(browser, page)
     assert errors and "undefinedFunction" in errors[0]["message"]
+
+
+@pytest.fixture(scope="module")
+def plain_nbconvert_explore(quick_reports, tmp_path_factory) -> Path:
+    """The executed 00_explore (papermill, widget state stored) converted by plain `jupyter nbconvert --to html`."""
+    import subprocess
+    import sys
+
+    reports_dir, _ = quick_reports
+    folder = tmp_path_factory.mktemp("nbconvert")
+    executed = folder / "00_explore.ipynb"
+    shutil.copy(reports_dir / "quick" / "00_explore.ipynb", executed)
+    subprocess.run([sys.executable, "-m", "nbconvert", "--to", "html", str(executed)], check=True, capture_output=True)
+    return folder / "00_explore.html"
+
+
+@pytest.mark.slow
+def test_plain_nbconvert_shows_the_explorers_as_static_content(plain_nbconvert_explore):
+    """What the page holds outside scripts: three snapshots with their figures, and no rule hiding them."""
+    import json
+    import re
+
+    page = plain_nbconvert_explore.read_text()
+    state = json.loads(page.split('<script type="application/vnd.jupyter.widget-state+json">')[1].split("</script>")[0])
+    assert state["state"], "papermill stored the widget state: the live widgets are in the page too"
+    outside_scripts = re.sub(r"<script.*?</script>", "", page, flags=re.S)
+    snapshots = re.findall(r'<div class="(srna-snapshot-[0-9a-f]+) srna-snapshot">(.*?)</div>\s*</div>', outside_scripts, flags=re.S)
+    assert len(snapshots) == 3
+    assert all("data:image/png;base64," in body for _, body in snapshots)
+    assert not any(f".{name}" in outside_scripts.replace(f'class="{name}', "") for name, _ in snapshots)
+
+
+@pytest.mark.slow
+def test_plain_nbconvert_explorers_are_visible_offline(browser, plain_nbconvert_explore):
+    """Opened with no network: the widget manager cannot load, the three snapshots and their figures show."""
+    browser.get(plain_nbconvert_explore.resolve().as_uri())
+    snapshots = browser.find_elements("css selector", "div.srna-snapshot")
+    assert len(snapshots) == 3 and all(s.is_displayed() for s in snapshots)
+    for snapshot in snapshots:
+        images = snapshot.find_elements("tag name", "img")
+        assert images and all(browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0", i) for i in images)
+        # Never stretched: at most their own size (narrowed to the page if wider), proportions kept.
+        for image in images:
+            width, height, natural_width, natural_height = browser.execute_script(
+                "const i = arguments[0]; return [i.width, i.height, i.naturalWidth, i.naturalHeight]", image)
+            assert 0 < width <= natural_width and abs(height / width - natural_height / natural_width) < 0.02

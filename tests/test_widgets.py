@@ -97,9 +97,23 @@ def test_sample_explorer_follows_its_controls(simulation):
     assert bytes(rf_explorer.figures[0].value) == b"" and "calibrated probability" in rf_explorer.tables[1].value
 
 
-def test_explorers_fall_back_to_static_html(simulation):
+def test_explorers_show_a_snapshot_that_the_live_widget_hides(simulation):
+    """Two outputs: the static snapshot (what a page without widgets shows), then the live widget,
+    whose style rule hides the snapshot where the widget renders."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
     atlas, _ = simulation
     explorer = widgets.EvaluationExplorer(atlas, model_params=LIGHT, model_names=["linear"], n_splits=3)
-    bundle = explorer._repr_mimebundle_()
-    assert "application/vnd.jupyter.widget-view+json" in bundle  # live in JupyterLab
-    assert "<table" in bundle["text/html"] and "data:image/png;base64," in bundle["text/html"]  # static elsewhere
+    InteractiveShell.instance()
+    with capture_output() as captured:
+        explorer._ipython_display_()
+    snapshot, live = (output.data for output in captured.outputs)
+    assert "application/vnd.jupyter.widget-view+json" not in snapshot
+    assert f'class="{explorer.snapshot_id} srna-snapshot"' in snapshot["text/html"]
+    assert "<table" in snapshot["text/html"] and "data:image/png;base64," in snapshot["text/html"]
+    assert live["application/vnd.jupyter.widget-view+json"]["model_id"] == explorer.widget.model_id
+    hide = explorer.widget.children[0]
+    assert hide.value == f"<style>.{explorer.snapshot_id} {{ display: none; }}</style>"
+    # Figures keep their own size: not stretched across the column.
+    assert all(f.layout.align_self == "flex-start" for f in explorer.figures)
