@@ -16,7 +16,7 @@ from scipy.special import log_softmax, softmax
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from srna_nb.errors import SrnaParameterError
+from srna_nb.errors import SrnaParameterError, validate_params
 
 #: Probabilities are clipped to at least this before taking logs (forests give exact zeros).
 PROBABILITY_FLOOR = 1e-6
@@ -36,11 +36,16 @@ class TemperatureScaler(TransformerMixin, BaseEstimator):
         ``T > 1`` softens over-confident probabilities, ``T < 1`` sharpens under-confident ones.
     """
 
+    _parameter_constraints: dict = {"bounds": [tuple]}
+
     def __init__(self, bounds: tuple[float, float] = (0.05, 20.0)):
         self.bounds = bounds
 
     def fit(self, proba: np.ndarray, y: np.ndarray):
         """``proba``: (n_samples, n_classes) out-of-fold probabilities; ``y``: true class positions."""
+        validate_params(self)
+        if len(self.bounds) != 2 or not 0 < self.bounds[0] < self.bounds[1]:
+            raise SrnaParameterError(f"TemperatureScaler: bounds must be (low, high) with 0 < low < high, got {self.bounds!r}")
         proba, y = validate_data(self, proba, y, dtype=np.float64, ensure_min_features=2)
         if not np.issubdtype(np.asarray(y).dtype, np.integer) or y.min() < 0 or y.max() >= proba.shape[1]:
             raise SrnaParameterError(f"temperature scaling needs class positions 0-{proba.shape[1] - 1} (a column of the "

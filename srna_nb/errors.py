@@ -22,3 +22,17 @@ class SrnaInputError(SrnaError, ValueError):
 
 class SrnaParameterError(SrnaError, ValueError):
     """A parameter (target, model, protocol, profile ...) is unknown or out of range."""
+
+
+def validate_params(estimator) -> None:
+    """Check an estimator's parameters against its ``_parameter_constraints`` (scikit-learn's rules).
+
+    scikit-learn's own ``InvalidParameterError`` becomes a :class:`SrnaParameterError` naming the
+    estimator, so notebooks and the command line show it as one line like every other problem.
+    """
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    try:
+        estimator._validate_params()
+    except InvalidParameterError as error:
+        raise SrnaParameterError(f"{type(estimator).__name__}: {error}") from None

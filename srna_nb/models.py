@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import numbers
+from numbers import Integral, Real
 import warnings
 from functools import lru_cache
 from typing import Any, Mapping, Sequence
@@ -21,10 +22,11 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from srna_nb.errors import SrnaParameterError
+from srna_nb.errors import SrnaParameterError, validate_params
 from srna_nb.preprocessing import make_preprocessor
 
 #: Rows per compiled prediction call; inputs are padded to a power of two up to this size so
@@ -86,6 +88,23 @@ class DLClassifier(ClassifierMixin, BaseEstimator):
         Epochs of the kept weights (with ``refit``: of the final network).
     """
 
+    _parameter_constraints: dict = {
+        "hidden_layers": ["array-like"],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "input_dropout": [Interval(Real, 0, 1, closed="left")],
+        "batch_norm": ["boolean"],
+        "l2": [Interval(Real, 0, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "patience": [Interval(Integral, 0, None, closed="left")],
+        "validation_share": [Interval(Real, 0, 1, closed="left")],
+        "refit": ["boolean"],
+        "class_weight": [StrOptions({"balanced"}), dict, None],
+        "random_state": ["random_state", np.random.Generator],
+        "verbose": ["verbose"],
+    }
+
     def __init__(
         self,
         hidden_layers: Sequence[int] = (256, 128),
@@ -146,6 +165,7 @@ class DLClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X, y):
         import keras
 
+        validate_params(self)
         X, y = validate_data(self, X, y, dtype=np.float32)
         check_classification_targets(y)
         if len(y) < 2:
@@ -155,8 +175,6 @@ class DLClassifier(ClassifierMixin, BaseEstimator):
             raise SrnaParameterError(f"DLClassifier needs at least two classes, got {len(self.classes_)}")
         self._seed = _seed_of(self.random_state)
         train, validation = _validation_split(encoded, self.validation_share, self._seed)
-        if not (self.class_weight in ("balanced", None) or isinstance(self.class_weight, Mapping)):
-            raise SrnaParameterError(f"class_weight must be 'balanced', a dict class -> weight or None, got {self.class_weight!r}")
         stopping = None
         validation_data = None
         self.early_stopping_ = bool(len(validation))

@@ -17,11 +17,15 @@ chosen share of in-distribution samples is flagged; see :func:`srna_nb.augment.t
 
 from __future__ import annotations
 
+from numbers import Integral, Real
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from srna_nb.errors import validate_params
 from srna_nb.targets import class_indices
 
 COMPONENTS = ("signature_deviation", "extreme_expression")
@@ -45,6 +49,13 @@ class NoveltyScorer(BaseEstimator):
         default: one measurement so far (docs/design.md).
     """
 
+    _parameter_constraints: dict = {
+        "n_signature": [Interval(Integral, 1, None, closed="left")],
+        "n_extreme": [Interval(Integral, 1, None, closed="left")],
+        "sd_floor": [Interval(Real, 0, None, closed="left")],
+        "spread_quantile": [Interval(Real, 0, 1, closed="both")],
+    }
+
     def __init__(self, n_signature: int = 20, n_extreme: int = 5, sd_floor: float = 0.1, spread_quantile: float = 0.0):
         self.n_signature = n_signature
         self.n_extreme = n_extreme
@@ -52,6 +63,7 @@ class NoveltyScorer(BaseEstimator):
         self.spread_quantile = spread_quantile
 
     def fit(self, X: np.ndarray, y: np.ndarray):
+        validate_params(self)
         X, y = validate_data(self, X, y, dtype=np.float64)
         self.classes_ = np.unique(y)
         frame = pd.DataFrame(X)

@@ -8,13 +8,16 @@ filter, centring.
 
 from __future__ import annotations
 
+from numbers import Real
+
 import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from srna_nb.errors import SrnaParameterError
+from srna_nb.errors import SrnaParameterError, validate_params
 
 
 #: Rows per block where a float64 intermediate would otherwise span the whole matrix.
@@ -38,10 +41,13 @@ class LibrarySizeNormalizer(_Float32Output, OneToOneFeatureMixin, TransformerMix
     fold's filter keeps. Stateless: ``fit`` learns only the number of features.
     """
 
+    _parameter_constraints: dict = {"scale": [Interval(Real, 0, None, closed="neither")]}
+
     def __init__(self, scale: float = 1e6):
         self.scale = scale
 
     def fit(self, X, y=None):
+        validate_params(self)
         validate_data(self, X, dtype=np.float32, reset=True)
         return self
 
@@ -62,10 +68,13 @@ class LibrarySizeNormalizer(_Float32Output, OneToOneFeatureMixin, TransformerMix
 class Log2p(_Float32Output, OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """``log2(x + pseudocount)``; stateless."""
 
+    _parameter_constraints: dict = {"pseudocount": [Interval(Real, 0, None, closed="neither")]}
+
     def __init__(self, pseudocount: float = 1.0):
         self.pseudocount = pseudocount
 
     def fit(self, X, y=None):
+        validate_params(self)
         validate_data(self, X, dtype=np.float32, reset=True)
         return self
 
@@ -85,14 +94,15 @@ class DetectionFilter(_Float32Output, TransformerMixin, BaseEstimator):
         Which input features are kept.
     """
 
+    _parameter_constraints: dict = {"min_share": [Interval(Real, 0, 1, closed="both")], "threshold": [Real]}
+
     def __init__(self, min_share: float = 0.01, threshold: float = 0.0):
         self.min_share = min_share
         self.threshold = threshold
 
     def fit(self, X, y=None):
+        validate_params(self)
         X = validate_data(self, X, dtype=np.float32, reset=True)
-        if not 0.0 <= self.min_share <= 1.0:
-            raise SrnaParameterError(f"min_share must be in [0, 1], got {self.min_share}")
         self.detection_share_ = (X > self.threshold).mean(axis=0)
         self.support_ = self.detection_share_ >= self.min_share
         if not self.support_.any():

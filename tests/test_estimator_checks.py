@@ -49,3 +49,28 @@ def expected_failures(estimator) -> dict[str, str]:
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failures)
 def test_scikit_learn_estimator_checks(estimator, check):
     check(estimator)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda e: type(e).__name__)
+def test_every_parameter_has_a_constraint(estimator):
+    """Parameters are validated in ``fit`` from ``_parameter_constraints``, scikit-learn style."""
+    assert set(estimator._parameter_constraints) == set(estimator.get_params(deep=False))
+
+
+@pytest.mark.parametrize("estimator, parameters, message", [
+    (DLClassifier(), {"dropout": 1.5}, "DLClassifier: The 'dropout' parameter of DLClassifier must be a float in the range [0.0, 1.0). Got 1.5 instead."),
+    (DLClassifier(), {"class_weight": "even"}, "DLClassifier: The 'class_weight' parameter"),
+    (DLClassifier(), {"random_state": "seven"}, "DLClassifier: The 'random_state' parameter"),
+    (DetectionFilter(), {"min_share": 2.0}, "DetectionFilter: The 'min_share' parameter"),
+    (NoveltyScorer(), {"n_signature": 0}, "NoveltyScorer: The 'n_signature' parameter"),
+    (Log2p(), {"pseudocount": -1}, "Log2p: The 'pseudocount' parameter"),
+])
+def test_bad_parameters_are_refused_in_fit_in_one_line(estimator, parameters, message):
+    import numpy as np
+
+    from srna_nb.errors import SrnaParameterError
+
+    X, y = np.abs(np.random.default_rng(0).normal(size=(20, 4))), np.repeat([0, 1], 10)
+    with pytest.raises(SrnaParameterError) as error:
+        estimator.set_params(**parameters).fit(X, y)
+    assert str(error.value).startswith(message) and "\n" not in str(error.value)
