@@ -86,12 +86,13 @@ def transfer(name: str, train, test, target: str, seeds, bundles: bool) -> list[
     from srna_nb.augment.annotate import align_features
     from srna_nb.augment.cross import prediction_scores
     from srna_nb.models import model_spec
-    from srna_nb.targets import prepare_target
+    from srna_nb.targets import TargetSelection
 
     # Classes as the bundles keep them: at least 5 samples from 2 studies (TA2's organs have 5-9
     # samples from its 6 donors, so 10 would leave 3 of the 11 shared organs). Rows without
     # bundles train on one study (serum), so their classes need one study.
-    data = prepare_target(train, target, min_class_size=TRANSFER_MIN_CLASS_SIZE, min_studies=2 if bundles else 1)
+    selection = TargetSelection(target, min_class_size=TRANSFER_MIN_CLASS_SIZE, min_studies=2 if bundles else 1)
+    data = selection.prepare(train)
     labels = test.labels(target)
     test = test.subset(samples=labels.isin(data.classes).to_numpy())
     truth = test.labels(target).to_numpy(dtype=object)
@@ -100,8 +101,7 @@ def transfer(name: str, train, test, target: str, seeds, bundles: bool) -> list[
     for seed in seeds:
         for model, estimator in estimators(seed, train.value_kind).items():
             if bundles and model in MODELS:
-                bundle = train_bundle(train, target, *model_spec(model, MODELS[model]), min_studies=2,
-                                      min_class_size=TRANSFER_MIN_CLASS_SIZE, seed=seed, progress=False)
+                bundle = train_bundle(train, selection, *model_spec(model, MODELS[model]), seed=seed, progress=False)
                 table = annotate(bundle, test).table
                 scores = prediction_scores(truth, table["predicted"], (table["status"] == "confident").to_numpy())
             else:

@@ -78,6 +78,7 @@ def _train(arguments) -> int:
     from srna_nb.augment import save_bundle, train_bundle
     from srna_nb.errors import SrnaInputError
     from srna_nb.io import load_atlas
+    from srna_nb.targets import TargetSelection
 
     if arguments.out.exists():
         raise SrnaInputError(f"{arguments.out}: already exists; choose another --out")
@@ -85,8 +86,8 @@ def _train(arguments) -> int:
                        value_kind=arguments.value_kind, orientation=arguments.orientation, join="inner")
     if arguments.study_column not in atlas.samples.columns:
         raise SrnaInputError(f"{arguments.samples}: no study column {arguments.study_column!r}; pass --study-column")
-    bundle = train_bundle(atlas, arguments.target, arguments.model, min_class_size=arguments.min_class_size,
-                          min_studies=arguments.min_studies, seed=arguments.seed, progress=False)
+    selection = TargetSelection(arguments.target, min_class_size=arguments.min_class_size, min_studies=arguments.min_studies)
+    bundle = train_bundle(atlas, selection, arguments.model, seed=arguments.seed, progress=False)
     save_bundle(bundle, arguments.out)
     summary = bundle.summary
     print(f"Bundle for {bundle.target} ({bundle.model_name}, {len(bundle.classes)} classes, {summary.training_samples} samples): "

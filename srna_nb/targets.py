@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -84,6 +84,56 @@ class TargetData:
         """Samples and studies per kept class."""
         frame = pd.DataFrame({"label": self.y, "study": self.groups if self.groups is not None else np.nan})
         return frame.groupby("label").agg(samples=("label", "size"), studies=("study", "nunique")).sort_values("samples", ascending=False)
+
+
+@dataclass(frozen=True)
+class TargetSelection:
+    """Which labelled samples and classes a target is learned from: the settings that travel together.
+
+    Parameters
+    ----------
+    target
+        ``tissue``, ``tissue_group``, ``sex``, ``age_group`` or any other sample-sheet column.
+    min_class_size
+        Classes with fewer labelled samples are dropped.
+    min_studies
+        Classes present in fewer studies are dropped (2 for held-out-study evaluation: a class
+        seen in one study cannot be tested on a study the model has not seen).
+    age_bins
+        Edges for ``age_group`` from an ``age`` column (default :data:`DEFAULT_AGE_BINS`).
+    where
+        Keep only samples whose column has one of the values, e.g. ``{"sample_category": ["tissue"]}``.
+
+    Examples
+    --------
+    >>> selection = TargetSelection("organ", min_studies=2, where={"sample_category": ["tissue"]})
+    >>> data = selection.prepare(atlas)  # doctest: +SKIP
+    >>> selection.with_target("sex")  # same filters, another column  # doctest: +SKIP
+    """
+
+    target: str
+    min_class_size: int = 10
+    min_studies: int = 1
+    age_bins: tuple[float, ...] | None = None
+    where: Mapping[str, str | Sequence[str]] | None = None
+
+    def __post_init__(self) -> None:
+        if self.age_bins is not None:  # lists from YAML become tuples: hashable, like the rest
+            object.__setattr__(self, "age_bins", tuple(self.age_bins))
+
+    def prepare(self, atlas: Atlas) -> "TargetData":
+        """The usable samples of ``atlas`` (see :func:`prepare_target`)."""
+        return prepare_target(atlas, self.target, min_class_size=self.min_class_size, min_studies=self.min_studies,
+                              age_bins=self.age_bins, where=self.where)
+
+    def with_target(self, target: str) -> "TargetSelection":
+        """The same filters for another column."""
+        return replace(self, target=target)
+
+    @classmethod
+    def of(cls, target: "str | TargetSelection", **defaults) -> "TargetSelection":
+        """``target`` as given when it is a selection, else a selection of that column with ``defaults``."""
+        return target if isinstance(target, TargetSelection) else cls(str(target), **defaults)
 
 
 def prepare_target(

@@ -104,19 +104,23 @@ class EvaluationExplorer(_Explorer):
         Choices offered (targets the sample sheet cannot provide are left out).
     model_params
         Model name -> hyperparameters.
-    n_splits, seed, min_share, target_options
-        Passed to :func:`~srna_nb.evaluation.evaluate`, :func:`~srna_nb.models.make_model` and
-        :func:`~srna_nb.targets.prepare_target`.
+    n_splits, seed, min_share
+        Passed to :func:`~srna_nb.evaluation.evaluate` and :func:`~srna_nb.models.make_model`.
+    selection
+        Class filters, age bins and sample filter (:class:`~srna_nb.targets.TargetSelection`),
+        applied to whichever target is chosen; its target is chosen first. Default: classes of
+        at least 10 samples from at least 2 studies (grouped folds need 2).
     """
 
     def __init__(self, atlas: Atlas, target_names: Sequence[str] = TARGETS, model_names: Sequence[str] = ("dl", "rf", "linear"),
                  protocols: Sequence[str] = ("stratified", "grouped"), model_params: Mapping[str, dict] | None = None,
-                 n_splits: int = 3, seed: int = 0, min_share: float = 0.01, target_options: Mapping | None = None):
+                 n_splits: int = 3, seed: int = 0, min_share: float = 0.01, selection: targets.TargetSelection | None = None):
         self.atlas, self.n_splits, self.seed, self.min_share = atlas, n_splits, seed, min_share
         self.model_params = dict(model_params or {})
-        self.target_options = {"min_studies": 2, **(target_options or {})}  # grouped folds need 2 studies per class
+        self.selection = selection or targets.TargetSelection(target_names[0], min_studies=2)
         available = [t for t in target_names if t in atlas.samples.columns or (t == "age_group" and "age" in atlas.samples.columns)]
-        self.target = widgets.Dropdown(options=available, description="target")
+        first = self.selection.target if self.selection.target in available else None
+        self.target = widgets.Dropdown(options=available, value=first, description="target")
         self.model = widgets.Dropdown(options=list(model_names), description="model")
         self.protocol = widgets.Dropdown(options=list(protocols), description="protocol")
         self._data: dict[str, targets.TargetData] = {}
@@ -129,7 +133,7 @@ class EvaluationExplorer(_Explorer):
         key = (target, model, protocol)
         if key not in self._results:
             if target not in self._data:
-                self._data[target] = targets.prepare_target(self.atlas, target, **self.target_options)
+                self._data[target] = self.selection.with_target(target).prepare(self.atlas)
             estimator = models.make_model(model, self.model_params.get(model, {}), input_scale=self.atlas.value_kind,
                                           min_share=self.min_share, seed=self.seed)
             self._results[key] = evaluation.evaluate(self._data[target], {model: estimator}, [protocol],

@@ -41,7 +41,7 @@ def test_evaluation_explorer_follows_its_controls(simulation):
 
 def test_evaluation_explorer_shows_errors_instead_of_raising(simulation):
     atlas, _ = simulation
-    explorer = widgets.EvaluationExplorer(atlas, model_params=LIGHT, model_names=["linear"], target_options={"min_class_size": 10_000})
+    explorer = widgets.EvaluationExplorer(atlas, model_params=LIGHT, model_names=["linear"], selection=targets.TargetSelection("tissue", min_class_size=10_000))
     assert "has 0 class(es) with at least 10000 samples" in explorer.status.value
     assert "#b00020" in explorer.status.value  # shown as an error line
     assert explorer.tables[0].value == "" and len(explorer.figures[0].value) == 0  # no stale view of another choice

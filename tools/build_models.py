@@ -29,6 +29,7 @@ from srna_nb.augment import save_bundle, train_bundle  # noqa: E402
 from srna_nb.augment.cross import cross_atlas_study  # noqa: E402
 from srna_nb.models import model_spec  # noqa: E402
 from srna_nb.augment.bundle import package_versions  # noqa: E402
+from srna_nb.targets import TargetSelection  # noqa: E402
 
 MODELS_DIR = ROOT / "srna_nb" / "pretrained"
 LICENCES = {
@@ -80,7 +81,8 @@ def build_organ_model(shared: Path, models: list[str], seeds: int) -> dict:
 
     combined = concat_atlases(atlases)
     kind, params = model_spec(model, candidates[model])
-    bundle = train_bundle(combined, "organ", kind, params, min_studies=2, seed=0, imputation=imputation, progress=False)
+    bundle = train_bundle(combined, TargetSelection("organ", min_studies=2), kind, params, seed=0, imputation=imputation,
+                          progress=False)
     name = "organ_atlas"
     folder = save_bundle(bundle, MODELS_DIR / name, overwrite=True)
     classes = combined.samples.loc[bundle.out_of_fold["sample_id"]].groupby("organ").agg(

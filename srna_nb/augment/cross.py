@@ -22,6 +22,7 @@ from srna_nb.augment.train import train_bundle
 from srna_nb.calibration import reliability_table
 from srna_nb.files import write_csv
 from srna_nb.models import model_spec
+from srna_nb.targets import TargetSelection
 
 #: Columns of :attr:`CrossAtlasStudy.scores` that are averaged over seeds.
 SCORE_COLUMNS = ("accuracy", "balanced accuracy", "macro F1", "confident share", "confident accuracy",
@@ -79,13 +80,11 @@ def _slug(text: str) -> str:
 
 def cross_atlas_study(
     atlases: dict[str, Atlas],
-    target: str,
+    target: str | TargetSelection,
     models: dict[str, dict] | None = None,
     *,
     seeds=(0, 1, 2),
     imputations=("mean", "zero"),
-    min_class_size: int = 10,
-    min_studies: int = 2,
     n_splits: int = 5,
     progress: bool = False,
 ) -> CrossAtlasStudy:
@@ -96,7 +95,8 @@ def cross_atlas_study(
     atlases
         Name -> Atlas; each has a ``target`` column with one vocabulary across atlases.
     target
-        The label to predict (e.g. ``organ``).
+        The label to predict (e.g. ``organ``), or a :class:`~srna_nb.targets.TargetSelection`
+        with the classes' filters (a name alone: at least 10 samples from 2 studies).
     models
         Label -> hyperparameters (default: ``{"linear": {}}``); the label is the model name
         (``dl``, ``rf``, ``linear``) unless the parameters name it as ``model``, e.g.
@@ -105,7 +105,7 @@ def cross_atlas_study(
         One bundle per seed (the model's and the cross-fitting's seed); scores keep every seed.
     imputations
         How missing features are filled in when annotating (each is scored).
-    min_class_size, min_studies, n_splits
+    n_splits
         Passed to :func:`~srna_nb.augment.train_bundle`.
 
     Returns
@@ -117,10 +117,12 @@ def cross_atlas_study(
     models = models or {"linear": {}}
     # Single-threaded BLAS: multi-threaded sums differ in the last float64 digits between runs.
     with threadpool_limits(limits=1, user_api="blas"):
-        return _cross_atlas_study(atlases, target, models, seeds, imputations, min_class_size, min_studies, n_splits, progress)
+        return _cross_atlas_study(atlases, TargetSelection.of(target, min_studies=2), models, seeds, imputations, n_splits,
+                                  progress)
 
 
-def _cross_atlas_study(atlases, target, models, seeds, imputations, min_class_size, min_studies, n_splits, progress):
+def _cross_atlas_study(atlases, selection, models, seeds, imputations, n_splits, progress):
+    target = selection.target
     rows, reliability, annotations, overlaps = [], [], {}, {}
     for train_name, train_atlas in atlases.items():
         for test_name, test_atlas in atlases.items():
@@ -130,8 +132,8 @@ def _cross_atlas_study(atlases, target, models, seeds, imputations, min_class_si
             for model, variant in models.items():
                 kind, params = model_spec(model, variant)
                 for seed in seeds:
-                    bundle = train_bundle(train_atlas, target, kind, params, min_class_size=min_class_size,
-                                          min_studies=min_studies, n_splits=n_splits, seed=seed, progress=progress)
+                    bundle = train_bundle(train_atlas, selection, kind, params, n_splits=n_splits, seed=seed,
+                                          progress=progress)
                     labels = test_atlas.labels(target)
                     test = test_atlas.subset(samples=labels.isin(bundle.classes).to_numpy())
                     truth = test.labels(target).to_numpy(dtype=object)

@@ -12,6 +12,7 @@ import pandas as pd
 from srna_nb.atlas import Atlas
 from srna_nb.augment.annotate import annotate
 from srna_nb.augment.train import train_bundle
+from srna_nb.targets import TargetSelection
 
 
 def hidden_label_recovery(table: pd.DataFrame, truth, target: str) -> dict[str, float]:
@@ -51,15 +52,17 @@ def mislabel_detection(table: pd.DataFrame, truth, target: str) -> dict[str, flo
     }
 
 
-def unseen_class_check(atlas: Atlas, target: str, label: str, **train_options) -> dict[str, float]:
+def unseen_class_check(atlas: Atlas, target: str | TargetSelection, label: str, **train_options) -> dict[str, float]:
     """Train without any sample of ``label``, then annotate those samples: how many come back ``unknown``?
 
-    Also reports the unknown share of in-distribution samples from held-out studies (the
+    ``target`` is a column or a :class:`~srna_nb.targets.TargetSelection`; ``train_options`` go
+    to :func:`~srna_nb.augment.train_bundle`. Also reports the unknown share of in-distribution samples from held-out studies (the
     bundle's out-of-fold annotations), the rate the novelty thresholds were set for.
     """
-    labels = atlas.samples[target]
+    selection = TargetSelection.of(target, min_studies=2)
+    labels = atlas.samples[selection.target]
     without = atlas.subset(samples=(labels != label).to_numpy() & labels.notna().to_numpy())
-    bundle = train_bundle(without, target, **{"progress": False, **train_options})
+    bundle = train_bundle(without, selection, **{"progress": False, **train_options})
     held_back = annotate(bundle, atlas.subset(samples=(labels == label).to_numpy())).table
     return {
         "class": label, "samples": int(len(held_back)),

@@ -28,12 +28,12 @@ from srna_nb.errors import SrnaParameterError
 from srna_nb.evaluation import evaluate, split_indices
 from srna_nb.models import input_importance, make_model
 from srna_nb.novelty import NoveltyScorer
-from srna_nb.targets import prepare_target
+from srna_nb.targets import TargetSelection
 
 
 def train_bundle(
     atlas: Atlas,
-    target: str,
+    target: str | TargetSelection,
     model: str = "dl",
     params: dict | None = None,
     *,
@@ -42,10 +42,6 @@ def train_bundle(
     n_splits: int = 5,
     confidence_threshold: float = 0.8,
     unknown_rate: float = 0.05,
-    min_class_size: int = 10,
-    min_studies: int = 2,
-    age_bins=None,
-    where=None,
     min_share: float = 0.01,
     imputation: str = "mean",
     min_coverage: float = 0.5,
@@ -56,8 +52,12 @@ def train_bundle(
 
     Parameters
     ----------
-    atlas, target
-        Training data and the sample-sheet column to predict.
+    atlas
+        Training data.
+    target
+        The sample-sheet column to predict, or a :class:`~srna_nb.targets.TargetSelection`
+        (column, class filters, age bins, sample filter); a column name alone keeps classes with
+        at least 10 samples from at least 2 studies.
     model, params
         Model name (``dl``, ``rf``, ``linear``) and hyperparameters.
     protocol
@@ -73,8 +73,6 @@ def train_bundle(
         Calibrated probability from which a prediction is ``confident``.
     unknown_rate
         Share of held-out in-distribution samples the novelty thresholds flag as ``unknown``.
-    min_class_size, min_studies, age_bins, where
-        Passed to :func:`~srna_nb.targets.prepare_target`.
     imputation
         How :func:`~srna_nb.augment.annotate` fills features a new matrix lacks: ``mean`` (the
         training mean at the classifier's input) or ``zero`` (not detected).
@@ -83,8 +81,9 @@ def train_bundle(
     """
     if not 0 < unknown_rate < 1:
         raise SrnaParameterError(f"unknown_rate must be between 0 and 1, got {unknown_rate}")
-    data = prepare_target(atlas, target, min_class_size=min_class_size, min_studies=min_studies, age_bins=age_bins,
-                          where=where)
+    selection = TargetSelection.of(target, min_studies=2)
+    target = selection.target
+    data = selection.prepare(atlas)
     pipeline = make_model(model, params, input_scale=atlas.value_kind, min_share=min_share, seed=seed)
     classes = sorted(set(data.y))
     truth = np.searchsorted(classes, data.y)
