@@ -15,9 +15,9 @@ from functools import lru_cache
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.ensemble import RandomForestClassifier
-from sklearn.linear_model import LogisticRegression
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+from sklearn.linear_model import LogisticRegression, RidgeCV
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.utils.class_weight import compute_class_weight
@@ -138,29 +138,7 @@ class DLClassifier(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
 
     def _build(self, n_features: int, n_classes: int):
-        import keras
-
-        # Every random layer gets its own seed from random_state: Keras' global seed state is
-        # shared with whatever else runs in the process (a Dask worker's threads), so relying on
-        # it would make a fit depend on where it runs.
-        seeds = iter(range(self._seed * 1000, self._seed * 1000 + 1000))
-        regularizer = keras.regularizers.L2(self.l2) if self.l2 else None
-        layers = [keras.Input(shape=(n_features,))]
-        if self.input_dropout:
-            layers.append(keras.layers.Dropout(self.input_dropout, seed=next(seeds)))
-        for units in self.hidden_layers:
-            layers.append(keras.layers.Dense(int(units), kernel_regularizer=regularizer, use_bias=not self.batch_norm,
-                                             kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds))))
-            if self.batch_norm:
-                layers.append(keras.layers.BatchNormalization())
-            layers.append(keras.layers.Activation("relu"))
-            if self.dropout:
-                layers.append(keras.layers.Dropout(self.dropout, seed=next(seeds)))
-        layers.append(keras.layers.Dense(n_classes, activation="softmax",
-                                         kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds))))
-        model = keras.Sequential(layers)
-        model.compile(optimizer=keras.optimizers.Adam(self.learning_rate), loss="sparse_categorical_crossentropy")
-        return model
+        return _build_mlp(self, n_features, n_classes, "softmax", "sparse_categorical_crossentropy")
 
     def fit(self, X, y):
         import keras
@@ -313,6 +291,35 @@ class DLClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
 
+def _build_mlp(estimator, n_features: int, n_outputs: int, activation: str | None, loss: str):
+    """The compiled MLP of a :class:`DLClassifier` or :class:`DLRegressor` from its parameters.
+
+    Every random layer gets its own seed from the estimator's seed: Keras' global seed state is
+    shared with whatever else runs in the process (a Dask worker's threads), so relying on it
+    would make a fit depend on where it runs.
+    """
+    import keras
+
+    seeds = iter(range(estimator._seed * 1000, estimator._seed * 1000 + 1000))
+    regularizer = keras.regularizers.L2(estimator.l2) if estimator.l2 else None
+    layers = [keras.Input(shape=(n_features,))]
+    if estimator.input_dropout:
+        layers.append(keras.layers.Dropout(estimator.input_dropout, seed=next(seeds)))
+    for units in estimator.hidden_layers:
+        layers.append(keras.layers.Dense(int(units), kernel_regularizer=regularizer, use_bias=not estimator.batch_norm,
+                                         kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds))))
+        if estimator.batch_norm:
+            layers.append(keras.layers.BatchNormalization())
+        layers.append(keras.layers.Activation("relu"))
+        if estimator.dropout:
+            layers.append(keras.layers.Dropout(estimator.dropout, seed=next(seeds)))
+    layers.append(keras.layers.Dense(n_outputs, activation=activation,
+                                     kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds))))
+    model = keras.Sequential(layers)
+    model.compile(optimizer=keras.optimizers.Adam(estimator.learning_rate), loss=loss)
+    return model
+
+
 @lru_cache(maxsize=1)
 def _shuffled_batches_class():
     """The batch class, made on first use (keras is imported lazily)."""
@@ -449,6 +456,144 @@ class RFClassifier(RandomForestClassifier):
                     changed += self.estimators_[index].predict_proba(permuted, check_input=False) - per_tree[index]
                 permuted[:, column] = X[:, column]
                 yield repeat, column, changed / len(self.estimators_)
+
+
+class DLRegressor(RegressorMixin, BaseEstimator):
+    """The MLP of :class:`DLClassifier` with one linear output: a number (age in years) per sample.
+
+    The target is standardized on the training rows (mean and SD kept in ``y_mean_`` /
+    ``y_scale_``), the loss is Huber on the standardized scale (robust to a few wrong ages), and
+    early stopping watches a random inner validation split of the training rows. Parameters are
+    those of :class:`DLClassifier` without the class weights.
+
+    Attributes
+    ----------
+    model_ : keras.Model
+        The trained network.
+    y_mean_, y_scale_ : float
+        Training mean and standard deviation of the target.
+    n_epochs_, best_epochs_ : int
+        Epochs trained, and epochs of the kept weights.
+    """
+
+    _parameter_constraints: dict = {
+        key: value for key, value in DLClassifier._parameter_constraints.items() if key not in ("class_weight", "refit")
+    } | {"loss": [StrOptions({"huber", "mean_squared_error"})]}
+
+    def __init__(
+        self,
+        hidden_layers: Sequence[int] = (256, 128),
+        dropout: float = 0.5,
+        input_dropout: float = 0.2,
+        batch_norm: bool = False,
+        l2: float = 1e-4,
+        learning_rate: float = 1e-3,
+        batch_size: int = 128,
+        max_epochs: int = 150,
+        patience: int = 10,
+        validation_share: float = 0.1,
+        loss: str = "huber",
+        random_state: int | np.random.Generator | np.random.RandomState | None = 0,
+        verbose: int = 0,
+    ):
+        self.hidden_layers = hidden_layers
+        self.dropout = dropout
+        self.input_dropout = input_dropout
+        self.batch_norm = batch_norm
+        self.l2 = l2
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.validation_share = validation_share
+        self.loss = loss
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def fit(self, X, y):
+        import keras
+
+        validate_params(self)
+        X, y = validate_data(self, X, y, dtype=np.float32, y_numeric=True)
+        if len(y) < 2:
+            raise SrnaParameterError(f"DLRegressor needs at least 2 samples, got n_samples = {len(y)}")
+        self._seed = _seed_of(self.random_state)
+        self.y_mean_ = float(np.mean(y))
+        self.y_scale_ = float(np.std(y)) or 1.0
+        scaled = ((y - self.y_mean_) / self.y_scale_).astype(np.float32)
+        positions = np.arange(len(y))
+        n_validation = int(round(self.validation_share * len(y)))
+        self.early_stopping_ = 0 < n_validation < len(y) - 1
+        if self.validation_share and not self.early_stopping_:
+            warnings.warn(f"DLRegressor: {len(y)} training samples leave no validation rows at validation_share="
+                          f"{self.validation_share}; trained {self.max_epochs} epochs without early stopping", UserWarning,
+                          stacklevel=2)
+        callbacks, validation_data, train = [], None, positions
+        if self.early_stopping_:
+            train, validation = train_test_split(positions, test_size=n_validation, random_state=self._seed)
+            train, validation = np.sort(train), np.sort(validation)
+            validation_data = (X[validation], scaled[validation])
+            callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=self.patience, restore_best_weights=True)]
+        self.model_ = _build_mlp(self, X.shape[1], 1, None, self.loss)
+        batches = _shuffled_batches_class()(X[train], scaled[train], self.batch_size, self._seed)
+        history = self.model_.fit(batches, validation_data=validation_data, epochs=self.max_epochs, callbacks=callbacks,
+                                  verbose=self.verbose, shuffle=False)
+        self.n_epochs_ = len(history.epoch)
+        self.best_epochs_ = callbacks[0].best_epoch + 1 if callbacks else self.n_epochs_
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        check_is_fitted(self, "model_")
+        X = validate_data(self, X, dtype=np.float32, reset=False)
+        return predict_in_chunks(self.model_, X)[:, 0] * self.y_scale_ + self.y_mean_
+
+    __getstate__ = DLClassifier.__getstate__
+    __setstate__ = DLClassifier.__setstate__
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        return tags
+
+
+def rf_regressor(n_estimators: int = 300, max_features: float | str = 0.33, n_jobs: int = -1, random_state: int = 0,
+                 **params) -> RandomForestRegressor:
+    """scikit-learn's random forest for numbers: a third of the features per split (the usual regression default)."""
+    return RandomForestRegressor(n_estimators=n_estimators, max_features=max_features, n_jobs=n_jobs,
+                                 random_state=random_state, **params)
+
+
+def linear_regressor(alphas: Sequence[float] = tuple(np.logspace(-2, 5, 15))) -> RidgeCV:
+    """Ridge regression, its penalty chosen by leave-one-out on the training rows only (efficient, exact)."""
+    return RidgeCV(alphas=alphas)
+
+
+#: Regressor names accepted in parameter files, with their constructors.
+REGRESSORS = {"dl": DLRegressor, "rf": rf_regressor, "linear": linear_regressor}
+
+
+def make_regressor(
+    name: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    input_scale: str = "counts",
+    min_share: float = 0.01,
+    seed: int | None = None,
+) -> Pipeline:
+    """A preprocessing + regressor pipeline by model name (``dl``, ``rf``, ``linear``); see :func:`make_model`."""
+    if name not in REGRESSORS:
+        raise SrnaParameterError(f"unknown regressor {name!r}; choose from {', '.join(REGRESSORS)}")
+    params = dict(params or {})
+    scaling = params.pop("scaling", "center")
+    if "hidden_layers" in params:
+        params["hidden_layers"] = tuple(params["hidden_layers"])
+    if seed is not None and name != "linear":
+        params.setdefault("random_state", seed)
+    try:
+        regressor = REGRESSORS[name](**params)
+    except TypeError as error:
+        raise SrnaParameterError(f"regressor {name!r}: {error}") from None
+    return Pipeline([("preprocess", make_preprocessor(input_scale, min_share=min_share, scaling=scaling)), ("model", regressor)])
 
 
 def detach_networks(pipeline: Pipeline) -> tuple[Pipeline, dict]:
