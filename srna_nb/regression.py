@@ -96,11 +96,13 @@ def split_indices(data: NumericTarget, protocol: str, n_splits: int = 5, seed: i
 
 
 def conformal_half_width(residuals: np.ndarray, coverage: float) -> float:
-    """Split-conformal half-width: the ``ceil((n + 1) coverage) / n`` quantile of absolute residuals."""
-    residuals = np.abs(np.asarray(residuals, dtype=float))
-    n = len(residuals)
-    level = min(1.0, math.ceil((n + 1) * coverage) / n)
-    return float(np.quantile(residuals, level, method="higher"))
+    """Split-conformal half-width: the ``ceil((n + 1) coverage)``-th smallest absolute residual.
+
+    With too few residuals for the coverage asked (that rank above ``n``), the largest one.
+    """
+    residuals = np.sort(np.abs(np.asarray(residuals, dtype=float)))
+    rank = min(len(residuals), math.ceil((len(residuals) + 1) * coverage))
+    return float(residuals[rank - 1])
 
 
 def calibration_splits(groups: np.ndarray | None, n_splits: int, seed: int) -> tuple[str, int]:

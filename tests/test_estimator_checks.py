@@ -10,7 +10,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import srna_nb  # noqa: F401  (sets the Keras backend)
 from srna_nb.calibration import TemperatureScaler
-from srna_nb.models import DLClassifier, RFClassifier
+from srna_nb.models import DLClassifier, DLRegressor, RFClassifier
 from srna_nb.novelty import NoveltyScorer
 from srna_nb.preprocessing import DetectionFilter, LibrarySizeNormalizer, Log2p
 
@@ -18,9 +18,12 @@ from srna_nb.preprocessing import DetectionFilter, LibrarySizeNormalizer, Log2p
 SMALL_DL = DLClassifier(hidden_layers=(16,), max_epochs=60, validation_share=0.0, learning_rate=0.01, batch_size=32,
                         dropout=0.0, input_dropout=0.0)
 
+SMALL_DL_REGRESSOR = DLRegressor(hidden_layers=(16,), max_epochs=60, validation_share=0.0, learning_rate=0.01, batch_size=32,
+                                 dropout=0.0, input_dropout=0.0)
+
 ESTIMATORS = [
     LibrarySizeNormalizer(), Log2p(), DetectionFilter(), NoveltyScorer(), TemperatureScaler(),
-    RFClassifier(n_estimators=10, n_jobs=1), SMALL_DL,
+    RFClassifier(n_estimators=10, n_jobs=1), SMALL_DL, SMALL_DL_REGRESSOR,
 ]
 
 _LABELS_ARE_COLUMNS = ("its labels are column positions of the probabilities it is given; the check's "
