@@ -23,13 +23,15 @@ Usage: ``python benchmarks/real_data.py [n_seeds] [--rows substring,...]`` (defa
 
 from __future__ import annotations
 
-import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from seeded_table import run, summarize, timed  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -155,40 +157,15 @@ def benchmark_rows(seeds, selected) -> list[dict]:
 
 
 def _timed(name: str, work) -> list[dict]:
-    """Run one row's work; its table goes to stderr at once, so a long run shows (and keeps) figures as it goes."""
-    started = time.perf_counter()
-    rows = work()
-    print(f"  {name}: {time.perf_counter() - started:.0f} s\n{table(rows).round(3).to_string()}", file=sys.stderr, flush=True)
-    return rows
+    return timed(name, work, table)
 
 
 def table(rows: list[dict]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows)
-    grouped = frame.groupby(["row", "model"], sort=False)
-    metrics = ["accuracy", "balanced accuracy", "macro F1", "confident share", "confident accuracy"]
-    summary = grouped[metrics].mean()
-    for metric in ("accuracy", "balanced accuracy"):
-        summary.insert(summary.columns.get_loc(metric) + 1, f"{metric} sd", grouped[metric].std(ddof=0))
-    summary.insert(0, "seeds", grouped.size())
-    summary.insert(1, "samples", grouped["samples"].first())
-    return summary
+    return summarize(rows, ["accuracy", "balanced accuracy", "macro F1", "confident share", "confident accuracy"], spread=("accuracy", "balanced accuracy"))
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("n_seeds", nargs="?", type=int, default=3)
-    parser.add_argument("--rows", default="", help="only rows whose name contains one of these (comma-separated)")
-    arguments = parser.parse_args(argv[1:])
-    import srna_nb  # noqa: F401  (sets the Keras backend)
-    from srna_nb import parallel
-
-    started = time.perf_counter()
-    with parallel.use("loky", n_jobs=2):
-        rows = benchmark_rows(range(arguments.n_seeds), [p for p in arguments.rows.split(",") if p])
-    with pd.option_context("display.width", 250, "display.max_columns", 20):
-        print(table(rows).round(3).to_string())
-    print(f"\n{time.perf_counter() - started:.0f} s in all", file=sys.stderr)
-    return 0
+    return run(argv, __doc__.splitlines()[0], benchmark_rows, table)
 
 
 if __name__ == "__main__":
