@@ -694,9 +694,12 @@ def make_model(
     return Pipeline([("preprocess", make_preprocessor(input_scale, min_share=min_share, scaling=scaling)), ("model", classifier)])
 
 
+
+
 def make_models(
     models: Mapping[str, Mapping[str, Any] | None],
     *,
+    regression: bool = False,
     input_scale: str = "counts",
     min_share: float = 0.01,
     seed: int | None = None,
@@ -704,8 +707,10 @@ def make_models(
     """Pipelines by label, as the ``models:`` section of a parameter file names them.
 
     ``{"dl": {}, "rf": {"n_estimators": 200}}`` gives ``{"dl": Pipeline, "rf": Pipeline}``; a
-    label may name another model through a ``model`` entry (see :func:`model_spec`). The other
-    arguments go to :func:`make_model` for every model.
+    label may name another model through a ``model`` entry (see :func:`model_spec`). Classifiers
+    (:func:`make_model`), or regressors with ``regression`` (:func:`make_regressor`); the other
+    arguments go to every model.
     """
-    return {label: make_model(*model_spec(label, params), input_scale=input_scale, min_share=min_share, seed=seed)
+    factory = make_regressor if regression else make_model
+    return {label: factory(*model_spec(label, params), input_scale=input_scale, min_share=min_share, seed=seed)
             for label, params in models.items()}

@@ -202,3 +202,25 @@ def contribution_bars(contributions: pd.Series, title: str = "", simulated: bool
     ax.set_title(title, fontsize=10)
     _simulated_tag(fig, simulated)
     return fig
+
+
+def predicted_vs_true(predictions: pd.DataFrame, title: str = "", unit: str = "", simulated: bool = False) -> Figure:
+    """One panel per model: predicted against true values of held-out samples, the diagonal, the mean interval."""
+    models = [m for m in dict.fromkeys(predictions["model"])]
+    fig, axes = plt.subplots(1, len(models), figsize=(3.2 * len(models), 3.4), sharex=True, sharey=True, squeeze=False)
+    low = float(min(predictions["truth"].min(), predictions["predicted"].min()))
+    high = float(max(predictions["truth"].max(), predictions["predicted"].max()))
+    for ax, model in zip(axes[0], models):
+        part = predictions[predictions["model"] == model]
+        half_width = float((part["upper"] - part["lower"]).mean() / 2)
+        ax.fill_between([low, high], [low - half_width, high - half_width], [low + half_width, high + half_width],
+                        color="0.9", label="mean interval")
+        ax.plot([low, high], [low, high], color="0.4", linewidth=0.8)
+        ax.scatter(part["truth"], part["predicted"], s=8, alpha=0.6)
+        ax.set_title(model)
+        ax.set_xlabel(f"true {unit}".strip())
+    axes[0][0].set_ylabel(f"predicted {unit}".strip())
+    fig.suptitle(title)
+    fig.tight_layout()
+    _simulated_tag(fig, simulated)
+    return fig

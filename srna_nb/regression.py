@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -29,6 +30,7 @@ from threadpoolctl import threadpool_limits
 
 from srna_nb.atlas import Atlas
 from srna_nb.errors import SrnaInputError, SrnaParameterError
+from srna_nb.files import write_csv
 from srna_nb.logs import logger
 from srna_nb.parallel import run_jobs
 
@@ -159,6 +161,26 @@ class RegressionEvaluation:
         table = pd.DataFrame(rows).set_index("model")
         table.insert(2, "MAE / floor", table["MAE"] / table.loc[FLOOR, "MAE"])
         return table
+
+    def key_figures(self) -> dict[str, str]:
+        """MAE and interval coverage of every model, one line each (for the report index)."""
+        summary = self.summary()
+        return {
+            f"{self.target} MAE, {self.protocol}": ", ".join(f"{model} {value:.2f}" for model, value in summary["MAE"].items()),
+            f"{self.target} {self.coverage:.0%} interval coverage, {self.protocol}":
+                ", ".join(f"{model} {value:.2f}" for model, value in summary[f"coverage of {self.coverage:.0%} interval"].items()),
+        }
+
+    def write(self, directory: str | Path | None) -> list[Path]:
+        """Summary, per-study errors and per-sample predictions with intervals as CSV (nothing for None)."""
+        if directory is None:
+            return []
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        tables = {f"{self.target}_regression_summary.csv": (self.summary(), True),
+                  f"{self.target}_per_study.csv": (self.per_study(), True),
+                  f"{self.target}_predictions.csv": (self.predictions, False)}
+        return [write_csv(table, directory / name, index=index) for name, (table, index) in tables.items()]
 
     def per_study(self) -> pd.DataFrame:
         """MAE and coverage per model and held-out study."""

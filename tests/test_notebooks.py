@@ -47,6 +47,7 @@ def test_quick_profile_executes_every_notebook(quick_reports):
     for result in results:
         page = result.html.read_text()
         assert "Simulated data" in page and "Traceback" not in page
+        assert "PosixPath(" not in page  # no stray return values of the saving calls
         assert "<img" in page  # figures embedded as static images
         assert not re.search(r"<script[^>]+src=", page)  # readable offline: nothing fetched from a CDN
     index = (reports_dir / "index.html").read_text()
@@ -58,6 +59,7 @@ def test_quick_profile_executes_every_notebook(quick_reports):
     assert "accuracy, grouped" in records["02_train_evaluate_tissue"].key_figures
     assert any(k.startswith("planted-marker precision") for k in records["03_feature_importance_tissue"].key_figures)
     assert "planted mislabels: precision / recall" in records["04_augment_tissue"].key_figures
+    assert {"age MAE, grouped", "age 90% interval coverage, grouped"} <= set(records["06_numeric_target_age"].key_figures)
     assert "planted mislabels: precision / recall" in index
     # Each kernel's peak memory is measured and shown (the quick study is small: far under 3 GB).
     assert all(100 < r.record.peak_memory_mb < 3072 for r in results), {r.run.name: r.record.peak_memory_mb for r in results}
