@@ -26,9 +26,9 @@ lock: $(STAMP)
 	$(BIN)/uv pip compile pyproject.toml --extra test --python $(BIN)/python -o requirements.lock --custom-compile-command "make lock"
 
 # A second environment the way a scverse user would have it: pandas 2 and anndata, resolved by pip
-# from pyproject.toml's ranges (no lock); the AnnData and loader tests run there.
+# from pyproject.toml's ranges (no lock); the AnnData, loader, name and regression tests run there.
 INTEROP := .venv-interop
-INTEROP_TESTS := tests/test_anndata.py tests/test_io.py tests/test_names.py tests/test_fuzz_loaders.py tests/test_evaluation.py
+INTEROP_TESTS := tests/test_anndata.py tests/test_io.py tests/test_names.py tests/test_regression.py
 $(INTEROP)/.srna_nb-installed: pyproject.toml
 	@test -x $(INTEROP)/bin/python || $(PYTHON) -m venv $(INTEROP)
 	$(INTEROP)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test,anndata]'
