@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 from scipy.stats import pearsonr
 from sklearn.base import clone
+from sklearn.dummy import DummyRegressor
 from sklearn.metrics import mean_absolute_error, median_absolute_error, r2_score
 from sklearn.model_selection import GroupKFold, KFold, LeaveOneGroupOut
-from sklearn.dummy import DummyRegressor
 from threadpoolctl import threadpool_limits
 
 from srna_nb.atlas import Atlas
@@ -107,11 +107,9 @@ def conformal_half_width(residuals: np.ndarray, coverage: float) -> float:
     return float(residuals[rank - 1])
 
 
-def calibration_splits(groups: np.ndarray | None, n_splits: int, seed: int) -> tuple[str, int]:
+def calibration_protocol(groups: np.ndarray | None, n_splits: int) -> str:
     """How a training part is split for calibration: by study when it has enough studies, else k-fold."""
-    if groups is not None and len(set(groups)) >= n_splits:
-        return "grouped", n_splits
-    return "kfold", n_splits
+    return "grouped" if groups is not None and len(set(groups)) >= n_splits else "kfold"
 
 
 def fit_with_interval(estimator, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, *, coverage: float = 0.9,
@@ -121,9 +119,9 @@ def fit_with_interval(estimator, X: np.ndarray, y: np.ndarray, groups: np.ndarra
     Returns ``(fitted estimator, half-width, calibration protocol)``.
     """
     inner = NumericTarget("", X, y, groups, pd.RangeIndex(len(y)), pd.RangeIndex(X.shape[1]))
-    protocol, folds = calibration_splits(groups, n_splits, seed)
+    protocol = calibration_protocol(groups, n_splits)
     residuals = np.empty(len(y))
-    for train, test in split_indices(inner, protocol, folds, seed):
+    for train, test in split_indices(inner, protocol, n_splits, seed):
         residuals[test] = y[test] - clone(estimator).fit(X[train], y[train]).predict(X[test])
     return clone(estimator).fit(X, y), conformal_half_width(residuals, coverage), protocol
 
