@@ -152,7 +152,7 @@ class RegressionEvaluation:
             rows.append({
                 "model": model, "samples": len(part), "MAE": mean_absolute_error(truth, predicted),
                 "median AE": median_absolute_error(truth, predicted), "R2": r2_score(truth, predicted),
-                "Pearson r": pearsonr(truth, predicted).statistic if np.std(predicted) > 0 else np.nan,
+                "Pearson r": pearsonr(truth, predicted).statistic if not np.allclose(predicted, predicted[0]) else np.nan,
                 f"coverage of {self.coverage:.0%} interval": float(inside.mean()),
                 "mean interval width": float((part["upper"] - part["lower"]).mean()),
             })
