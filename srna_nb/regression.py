@@ -94,7 +94,7 @@ def split_indices(data: NumericTarget, protocol: str, n_splits: int = 5, seed: i
         splitter = GroupKFold(n_splits=n_splits, shuffle=True, random_state=seed) if protocol == "grouped" else LeaveOneGroupOut()
     else:
         raise SrnaParameterError(f"unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
-    return list(splitter.split(data.X, data.y, data.groups))
+    return list(splitter.split(data.X, data.y, data.groups if protocol != "kfold" else None))
 
 
 def conformal_half_width(residuals: np.ndarray, coverage: float) -> float:
