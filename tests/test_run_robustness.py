@@ -28,11 +28,17 @@ print("value", value)
 PROFILE = "name: t\nruns:\n  - notebook: report\n"
 
 
+def _default_sigint() -> None:
+    # A test suite started in the background (`make test &`) inherits SIGINT ignored, and Python
+    # then keeps ignoring it; the command under test must see Ctrl-C as a user's terminal sends it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _srna_nb(root: Path, *arguments: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "srna_nb.cli", "run", "--profile", str(root / "parameters" / "profiles" / "t.yaml"),
          "--reports", str(root / "reports"), *arguments],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint,
     )
 
 
