@@ -29,16 +29,16 @@ from seeded_table import run, summarize, timed  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
-#: Regressors by label: parameters of :func:`srna_nb.models.make_regressor`.
+#: Regressors by label: parameters of :func:`srna_nb.models.make_models` with ``regression=True``.
 MODELS = {"dl": {}, "rf": {"n_estimators": 200}, "linear": {}}
 COVERAGE = 0.9
 CALIBRATION_FOLDS = 5
 
 
 def regressors(seed: int, input_scale: str) -> dict:
-    from srna_nb.models import make_regressor
+    from srna_nb.models import make_models
 
-    return {label: make_regressor(label, params, input_scale=input_scale, seed=seed) for label, params in MODELS.items()}
+    return make_models(MODELS, regression=True, input_scale=input_scale, seed=seed)
 
 
 def _rows(name: str, predictions: pd.DataFrame, seed: int) -> list[dict]:

@@ -8,9 +8,10 @@ on training samples only. Hyperparameters come from parameter files (``models:``
 from __future__ import annotations
 
 import copy
+import inspect
 import numbers
-from numbers import Integral, Real
 import warnings
+from numbers import Integral, Real
 from functools import lru_cache
 from typing import Any, Mapping, Sequence
 
@@ -157,9 +158,7 @@ class DLClassifier(ClassifierMixin, BaseEstimator):
         validation_data = None
         self.early_stopping_ = bool(len(validation))
         if self.validation_share and not self.early_stopping_:
-            warnings.warn(f"DLClassifier: {len(y)} training samples leave no validation rows at validation_share="
-                          f"{self.validation_share}; trained {self.max_epochs} epochs without early stopping", UserWarning,
-                          stacklevel=2)
+            _warn_no_early_stopping(self, len(y))
         if len(validation):
             validation_data = (X[validation], encoded[validation])
             stopping = keras.callbacks.EarlyStopping(monitor="val_loss", patience=self.patience, restore_best_weights=True)
@@ -289,6 +288,13 @@ class DLClassifier(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
         return tags
+
+
+def _warn_no_early_stopping(estimator, n_samples: int) -> None:
+    """Say that an MLP's validation share left no rows, so all ``max_epochs`` were trained."""
+    warnings.warn(f"{type(estimator).__name__}: {n_samples} training samples leave no validation rows at validation_share="
+                  f"{estimator.validation_share}; trained {estimator.max_epochs} epochs without early stopping", UserWarning,
+                  stacklevel=3)
 
 
 def _build_mlp(estimator, n_features: int, n_outputs: int, activation: str | None, loss: str):
@@ -525,9 +531,7 @@ class DLRegressor(RegressorMixin, BaseEstimator):
         n_validation = int(round(self.validation_share * len(y)))
         self.early_stopping_ = 0 < n_validation < len(y) - 1
         if self.validation_share and not self.early_stopping_:
-            warnings.warn(f"DLRegressor: {len(y)} training samples leave no validation rows at validation_share="
-                          f"{self.validation_share}; trained {self.max_epochs} epochs without early stopping", UserWarning,
-                          stacklevel=2)
+            _warn_no_early_stopping(self, len(y))
         callbacks, validation_data, train = [], None, positions
         if self.early_stopping_:
             train, validation = train_test_split(positions, test_size=n_validation, random_state=self._seed)
@@ -570,30 +574,6 @@ def linear_regressor(alphas: Sequence[float] = tuple(np.logspace(-2, 5, 15))) ->
 
 #: Regressor names accepted in parameter files, with their constructors.
 REGRESSORS = {"dl": DLRegressor, "rf": rf_regressor, "linear": linear_regressor}
-
-
-def make_regressor(
-    name: str,
-    params: Mapping[str, Any] | None = None,
-    *,
-    input_scale: str = "counts",
-    min_share: float = 0.01,
-    seed: int | None = None,
-) -> Pipeline:
-    """A preprocessing + regressor pipeline by model name (``dl``, ``rf``, ``linear``); see :func:`make_model`."""
-    if name not in REGRESSORS:
-        raise SrnaParameterError(f"unknown regressor {name!r}; choose from {', '.join(REGRESSORS)}")
-    params = dict(params or {})
-    scaling = params.pop("scaling", "center")
-    if "hidden_layers" in params:
-        params["hidden_layers"] = tuple(params["hidden_layers"])
-    if seed is not None and name != "linear":
-        params.setdefault("random_state", seed)
-    try:
-        regressor = REGRESSORS[name](**params)
-    except TypeError as error:
-        raise SrnaParameterError(f"regressor {name!r}: {error}") from None
-    return Pipeline([("preprocess", make_preprocessor(input_scale, min_share=min_share, scaling=scaling)), ("model", regressor)])
 
 
 def detach_networks(pipeline: Pipeline) -> tuple[Pipeline, dict]:
@@ -661,39 +641,41 @@ def make_model(
     name: str,
     params: Mapping[str, Any] | None = None,
     *,
+    regression: bool = False,
     input_scale: str = "counts",
     min_share: float = 0.01,
     seed: int | None = None,
 ) -> Pipeline:
-    """A preprocessing + classifier pipeline by model name.
+    """A preprocessing + classifier (or, with ``regression``, regressor) pipeline by model name.
 
     Parameters
     ----------
     name
         ``dl``, ``rf`` or ``linear``.
     params
-        Hyperparameters of the classifier (as in the ``models:`` section of a parameter file),
+        Hyperparameters of the model (as in the ``models:`` section of a parameter file),
         plus ``scaling`` (``center``, the default, or ``standard``) for the preprocessing's last step.
+    regression
+        A regressor of :data:`REGRESSORS` for a numeric target instead of a classifier of :data:`MODELS`.
     input_scale, min_share
         Passed to :func:`~srna_nb.preprocessing.make_preprocessor`.
     seed
-        Sets the classifier's ``random_state`` unless ``params`` does.
+        Sets the model's ``random_state`` unless ``params`` does (models without one, ridge, take none).
     """
-    if name not in MODELS:
-        raise SrnaParameterError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
+    registry, kind = (REGRESSORS, "regressor") if regression else (MODELS, "model")
+    if name not in registry:
+        raise SrnaParameterError(f"unknown {kind} {name!r}; choose from {', '.join(registry)}")
     params = dict(params or {})
     scaling = params.pop("scaling", "center")
     if "hidden_layers" in params:
         params["hidden_layers"] = tuple(params["hidden_layers"])
-    if seed is not None:
+    if seed is not None and "random_state" in inspect.signature(registry[name]).parameters:
         params.setdefault("random_state", seed)
     try:
-        classifier = MODELS[name](**params)
+        model = registry[name](**params)
     except TypeError as error:
-        raise SrnaParameterError(f"model {name!r}: {error}") from None
-    return Pipeline([("preprocess", make_preprocessor(input_scale, min_share=min_share, scaling=scaling)), ("model", classifier)])
-
-
+        raise SrnaParameterError(f"{kind} {name!r}: {error}") from None
+    return Pipeline([("preprocess", make_preprocessor(input_scale, min_share=min_share, scaling=scaling)), ("model", model)])
 
 
 def make_models(
@@ -707,10 +689,9 @@ def make_models(
     """Pipelines by label, as the ``models:`` section of a parameter file names them.
 
     ``{"dl": {}, "rf": {"n_estimators": 200}}`` gives ``{"dl": Pipeline, "rf": Pipeline}``; a
-    label may name another model through a ``model`` entry (see :func:`model_spec`). Classifiers
-    (:func:`make_model`), or regressors with ``regression`` (:func:`make_regressor`); the other
-    arguments go to every model.
+    label may name another model through a ``model`` entry (see :func:`model_spec`). The other
+    arguments go to :func:`make_model` for every model.
     """
-    factory = make_regressor if regression else make_model
-    return {label: factory(*model_spec(label, params), input_scale=input_scale, min_share=min_share, seed=seed)
+    return {label: make_model(*model_spec(label, params), regression=regression, input_scale=input_scale,
+                              min_share=min_share, seed=seed)
             for label, params in models.items()}

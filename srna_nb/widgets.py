@@ -49,12 +49,11 @@ def table_html(table: pd.DataFrame, precision: int = 3) -> str:
 class _Explorer:
     """Controls on top, a status line, then HTML tables and PNG figures."""
 
-    def _layout(self, controls: Sequence[widgets.Widget], tables: Sequence[widgets.HTML], n_figures: int = 1):
+    def _layout(self, controls: Sequence[widgets.Widget], tables: Sequence[widgets.HTML]):
         self.status = widgets.HTML()
         self.tables = list(tables)
         # flex-start: an image in a column box would otherwise be stretched to the box's width.
-        self.figures = [widgets.Image(format="png", layout=widgets.Layout(align_self="flex-start", max_width="100%"))
-                        for _ in range(n_figures)]
+        self.figures = [widgets.Image(format="png", layout=widgets.Layout(align_self="flex-start", max_width="100%"))]
         self.snapshot_id = f"srna-snapshot-{uuid.uuid4().hex[:12]}"
         hide_snapshot = widgets.HTML(f"<style>.{self.snapshot_id} {{ display: none; }}</style>")
         self.widget = widgets.VBox([hide_snapshot, widgets.HBox(list(controls)), self.status, *self.tables, *self.figures])

@@ -8,7 +8,7 @@ import pytest
 
 import srna_nb  # noqa: F401  (sets the Keras backend)
 from srna_nb.errors import SrnaInputError
-from srna_nb.models import make_regressor
+from srna_nb.models import make_model, make_models
 from srna_nb.regression import FLOOR, conformal_half_width, evaluate_regression, prepare_numeric_target
 
 
@@ -48,7 +48,7 @@ def test_conformal_half_width_is_the_finite_sample_quantile():
 def test_intervals_and_predictions_use_no_test_fold_information(age):
     """Changing the test fold's ages changes neither its predictions nor its interval."""
     _, data = age
-    models = {"linear": make_regressor("linear")}
+    models = {"linear": make_model("linear", regression=True)}
     first = evaluate_regression(data, models, "grouped", n_splits=4, seed=1, calibration_folds=3).predictions
     test_rows = first.loc[(first["fold"] == 0) & (first["model"] == "linear"), "sample_id"]
     changed = data.y.copy()
@@ -66,8 +66,8 @@ def test_regressors_beat_the_floor_with_honest_coverage_and_repeat(age):
     """Simulated ages: linear and forest beat predicting the mean; intervals cover about their nominal
     share for every model; the same seed gives the same numbers (DL included)."""
     atlas, data = age
-    models = {name: make_regressor(name, params, input_scale=atlas.value_kind, seed=0) for name, params in
-              (("linear", None), ("rf", {"n_estimators": 30}), ("dl", {"hidden_layers": [16], "max_epochs": 15}))}
+    models = make_models({"linear": {}, "rf": {"n_estimators": 30}, "dl": {"hidden_layers": [16], "max_epochs": 15}},
+                         regression=True, input_scale=atlas.value_kind, seed=0)
     result = evaluate_regression(data, models, "grouped", n_splits=3, seed=0, calibration_folds=3)
     summary = result.summary()
     assert (summary.loc[["linear", "rf"], "MAE / floor"] < 0.9).all(), summary
