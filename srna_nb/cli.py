@@ -37,11 +37,14 @@ def _parser() -> argparse.ArgumentParser:
                      help="Dask scheduler address, e.g. tcp://HOST:8786 (with --backend dask; none: a local cluster)")
     train = commands.add_parser("train", help="train a calibrated bundle on a labelled matrix")
     _data_arguments(train, samples_required=True)
-    train.add_argument("--target", required=True, help="sample-sheet column to predict")
+    train.add_argument("--target", required=True, help="sample-sheet column to predict (classes, or a number such as age in years)")
+    train.add_argument("--kind", default="auto", choices=["auto", "class", "number"],
+                       help="learn the target as classes or as a number (default: a number when every value is one, with 10+ distinct values)")
     train.add_argument("--study-column", default="study", help="column naming each sample's study (held out whole)")
-    train.add_argument("--model", default="linear", choices=["dl", "rf", "linear"], help="classifier (default: linear)")
-    train.add_argument("--min-class-size", type=int, default=10, help="drop classes with fewer labelled samples (default: 10)")
-    train.add_argument("--min-studies", type=int, default=2, help="drop classes seen in fewer studies (default: 2)")
+    train.add_argument("--model", default="linear", choices=["dl", "rf", "linear"], help="classifier or regressor (default: linear)")
+    train.add_argument("--coverage", type=float, default=0.9, help="numbers: nominal coverage of the prediction interval (default: 0.9)")
+    train.add_argument("--min-class-size", type=int, default=10, help="classes: drop classes with fewer labelled samples (default: 10)")
+    train.add_argument("--min-studies", type=int, default=2, help="classes: drop classes seen in fewer studies (default: 2)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", type=Path, required=True, help="bundle folder to write (refused if it exists)")
     predict = commands.add_parser("predict", help="annotate samples with a bundle or a shipped model (CSV out)")
@@ -87,9 +90,15 @@ def _train(arguments) -> int:
     if arguments.study_column not in atlas.samples.columns:
         raise SrnaInputError(f"{arguments.samples}: no study column {arguments.study_column!r}; pass --study-column")
     selection = TargetSelection(arguments.target, min_class_size=arguments.min_class_size, min_studies=arguments.min_studies)
-    bundle = train_bundle(atlas, selection, arguments.model, seed=arguments.seed, progress=False)
+    bundle = train_bundle(atlas, selection, arguments.model, kind=arguments.kind, coverage=arguments.coverage, seed=arguments.seed,
+                          progress=False)
     save_bundle(bundle, arguments.out)
     summary = bundle.summary
+    if bundle.kind == "number":
+        print(f"Bundle for {bundle.target} ({bundle.model_name}, a number, {summary.training_samples} samples): held-out MAE "
+              f"{summary.mae:.3g} (training mean: {summary.floor_mae:.3g}), {summary.coverage:.0%} interval +-{summary.half_width:.3g} "
+              f"covering {summary.held_out_coverage:.1%} held out -> {arguments.out}")
+        return 0
     print(f"Bundle for {bundle.target} ({bundle.model_name}, {len(bundle.classes)} classes, {summary.training_samples} samples): "
           f"held-out-study accuracy {summary.accuracy:.3f}, confident share {summary.confident_share:.3f} "
           f"-> {arguments.out}")
@@ -111,9 +120,11 @@ def _predict(arguments) -> int:
     annotation.write(arguments.out)
     counts = annotation.status_counts()["samples"]
     consensus = annotation.consensus
-    print(f"{len(annotation.table)} samples annotated for {bundle.target}: "
+    interval = f" (+-{bundle.half_width:.3g}, {bundle.coverage:.0%} interval)" if bundle.kind == "number" else ""
+    print(f"{len(annotation.table)} samples annotated for {bundle.target}{interval}: "
           + ", ".join(f"{status} {n}" for status, n in counts.items())
-          + (f"; {int(annotation.table['conflict'].sum())} conflicts with the given labels" if "conflict" in annotation.table else "")
+          + (f"; {int(annotation.table['conflict'].sum())} conflicts with the given "
+             f"{'values' if bundle.kind == 'number' else 'labels'}" if "conflict" in annotation.table else "")
           + (f"; {len(consensus)} studies, {int(consensus['mixed'].sum())} mixed" if consensus is not None else "")
           + f" -> {arguments.out}")
     return 0

@@ -213,26 +213,9 @@ class DLClassifier(ClassifierMixin, BaseEstimator):
         ------
         (repeat, column, probabilities) for every repeat and column, in order.
         """
-        import keras
-
         check_is_fitted(self, "model_")
         X = validate_data(self, X, dtype=np.float32, reset=False)
-        layers = list(self.model_.layers)
-        first = next(i for i, layer in enumerate(layers) if isinstance(layer, keras.layers.Dense))
-        weights = [np.asarray(w, dtype=np.float32) for w in layers[first].get_weights()]
-        kernel = weights[0]
-        bias = weights[1] if len(weights) > 1 else np.zeros(kernel.shape[1], dtype=np.float32)  # no bias before batch norm
-        tail = keras.Sequential([keras.Input(shape=(kernel.shape[1],))] + layers[first + 1 :])
-        base = X @ kernel + bias
-        n_samples, n_features = X.shape
-        for repeat, order in enumerate(permutations):
-            for start in range(0, n_features, block):
-                columns = np.arange(start, min(start + block, n_features))
-                shift = X[order[columns], columns[:, None]] - X[:, columns].T  # (columns, samples)
-                stacked = base[None, :, :] + shift[:, :, None] * kernel[columns][:, None, :]
-                proba = predict_in_chunks(tail, stacked.reshape(-1, kernel.shape[1]))
-                for k, column in enumerate(columns):
-                    yield repeat, int(column), proba[k * n_samples : (k + 1) * n_samples]
+        yield from _iter_permuted_outputs(self.model_, X, permutations, block)
 
     def dense_layers(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """The trained network as affine maps ``(kernel, bias)`` in float64, ReLU between them.
@@ -241,21 +224,8 @@ class DLClassifier(ClassifierMixin, BaseEstimator):
         preceding dense layer. The last map gives the logits (softmax input). Used by the
         gradient-based attributions of :mod:`srna_nb.explain.gradients`.
         """
-        import keras
-
         check_is_fitted(self, "model_")
-        maps: list[tuple[np.ndarray, np.ndarray]] = []
-        for layer in self.model_.layers:
-            weights = [np.asarray(w, dtype=np.float64) for w in layer.get_weights()]
-            if isinstance(layer, keras.layers.Dense):
-                bias = weights[1] if len(weights) > 1 else np.zeros(weights[0].shape[1])
-                maps.append((weights[0], bias))
-            elif isinstance(layer, keras.layers.BatchNormalization):
-                gamma, beta, mean, variance = weights
-                scale = gamma / np.sqrt(variance + layer.epsilon)
-                kernel, bias = maps[-1]
-                maps[-1] = (kernel * scale, (bias - mean) * scale + beta)
-        return maps
+        return _affine_maps(self.model_)
 
     def __getstate__(self) -> dict:
         """Pickle support (joblib workers, copies): the network travels as ``.keras`` bytes."""
@@ -295,6 +265,46 @@ def _warn_no_early_stopping(estimator, n_samples: int) -> None:
     warnings.warn(f"{type(estimator).__name__}: {n_samples} training samples leave no validation rows at validation_share="
                   f"{estimator.validation_share}; trained {estimator.max_epochs} epochs without early stopping", UserWarning,
                   stacklevel=3)
+
+
+def _iter_permuted_outputs(network, X: np.ndarray, permutations: np.ndarray, block: int):
+    """The network's outputs with one input column at a time permuted (see :meth:`DLClassifier.iter_permuted_proba`)."""
+    import keras
+
+    layers = list(network.layers)
+    first = next(i for i, layer in enumerate(layers) if isinstance(layer, keras.layers.Dense))
+    weights = [np.asarray(w, dtype=np.float32) for w in layers[first].get_weights()]
+    kernel = weights[0]
+    bias = weights[1] if len(weights) > 1 else np.zeros(kernel.shape[1], dtype=np.float32)  # no bias before batch norm
+    tail = keras.Sequential([keras.Input(shape=(kernel.shape[1],))] + layers[first + 1 :])
+    base = X @ kernel + bias
+    n_samples, n_features = X.shape
+    for repeat, order in enumerate(permutations):
+        for start in range(0, n_features, block):
+            columns = np.arange(start, min(start + block, n_features))
+            shift = X[order[columns], columns[:, None]] - X[:, columns].T  # (columns, samples)
+            stacked = base[None, :, :] + shift[:, :, None] * kernel[columns][:, None, :]
+            outputs = predict_in_chunks(tail, stacked.reshape(-1, kernel.shape[1]))
+            for k, column in enumerate(columns):
+                yield repeat, int(column), outputs[k * n_samples : (k + 1) * n_samples]
+
+
+def _affine_maps(network) -> list[tuple[np.ndarray, np.ndarray]]:
+    """A Keras MLP as float64 affine maps, batch normalization folded in (see :meth:`DLClassifier.dense_layers`)."""
+    import keras
+
+    maps: list[tuple[np.ndarray, np.ndarray]] = []
+    for layer in network.layers:
+        weights = [np.asarray(w, dtype=np.float64) for w in layer.get_weights()]
+        if isinstance(layer, keras.layers.Dense):
+            bias = weights[1] if len(weights) > 1 else np.zeros(weights[0].shape[1])
+            maps.append((weights[0], bias))
+        elif isinstance(layer, keras.layers.BatchNormalization):
+            gamma, beta, mean, variance = weights
+            scale = gamma / np.sqrt(variance + layer.epsilon)
+            kernel, bias = maps[-1]
+            maps[-1] = (kernel * scale, (bias - mean) * scale + beta)
+    return maps
 
 
 def _build_mlp(estimator, n_features: int, n_outputs: int, activation: str | None, loss: str):
@@ -443,25 +453,74 @@ class RFClassifier(RandomForestClassifier):
         """
         check_is_fitted(self, "estimators_")
         X = np.ascontiguousarray(validate_data(self, X, dtype=np.float32, reset=False))
-        per_tree = [tree.predict_proba(X, check_input=False) for tree in self.estimators_]
-        total = np.sum(per_tree, axis=0, dtype=np.float64)
-        users: dict[int, list[int]] = {}
-        for index, tree in enumerate(self.estimators_):
-            for feature in np.unique(tree.tree_.feature[tree.tree_.feature >= 0]):
-                users.setdefault(int(feature), []).append(index)
-        permuted = X.copy()
-        for repeat, orders in enumerate(permutations):
-            for column, order in enumerate(orders):
-                trees = users.get(column, [])
-                if not trees:
-                    yield repeat, column, total / len(self.estimators_)
-                    continue
-                permuted[:, column] = X[order, column]
-                changed = total.copy()
-                for index in trees:
-                    changed += self.estimators_[index].predict_proba(permuted, check_input=False) - per_tree[index]
-                permuted[:, column] = X[:, column]
-                yield repeat, column, changed / len(self.estimators_)
+        yield from _iter_permuted_forest(self.estimators_, X, permutations, lambda tree, rows: tree.predict_proba(rows, check_input=False))
+
+
+def _iter_permuted_forest(trees, X: np.ndarray, permutations: np.ndarray, predict):
+    """A forest's mean output with one column at a time permuted, re-predicting only the trees that split on it."""
+    per_tree = [predict(tree, X) for tree in trees]
+    total = np.sum(per_tree, axis=0, dtype=np.float64)
+    users: dict[int, list[int]] = {}
+    for index, tree in enumerate(trees):
+        for feature in np.unique(tree.tree_.feature[tree.tree_.feature >= 0]):
+            users.setdefault(int(feature), []).append(index)
+    permuted = X.copy()
+    for repeat, orders in enumerate(permutations):
+        for column, order in enumerate(orders):
+            using = users.get(column, [])
+            if not using:
+                yield repeat, column, total / len(trees)
+                continue
+            permuted[:, column] = X[order, column]
+            changed = total.copy()
+            for index in using:
+                changed += predict(trees[index], permuted) - per_tree[index]
+            permuted[:, column] = X[:, column]
+            yield repeat, column, changed / len(trees)
+
+
+class RFRegressor(RandomForestRegressor):
+    """scikit-learn's random forest for numbers: 300 trees, a third of the features per split (the
+    usual regression default), all cores, seed 0; every other parameter as scikit-learn has it."""
+
+    def __init__(
+        self,
+        n_estimators: int = 300,
+        *,
+        criterion="squared_error",
+        max_depth=None,
+        min_samples_split=2,
+        min_samples_leaf=1,
+        min_weight_fraction_leaf=0.0,
+        max_features=0.33,
+        max_leaf_nodes=None,
+        min_impurity_decrease=0.0,
+        bootstrap=True,
+        oob_score=False,
+        n_jobs=-1,
+        random_state=0,
+        verbose=0,
+        warm_start=False,
+        ccp_alpha=0.0,
+        max_samples=None,
+        monotonic_cst=None,
+    ):
+        super().__init__(
+            n_estimators=n_estimators, criterion=criterion, max_depth=max_depth, min_samples_split=min_samples_split,
+            min_samples_leaf=min_samples_leaf, min_weight_fraction_leaf=min_weight_fraction_leaf,
+            max_features=max_features, max_leaf_nodes=max_leaf_nodes, min_impurity_decrease=min_impurity_decrease,
+            bootstrap=bootstrap, oob_score=oob_score, n_jobs=n_jobs, random_state=random_state, verbose=verbose,
+            warm_start=warm_start, ccp_alpha=ccp_alpha, max_samples=max_samples, monotonic_cst=monotonic_cst,
+        )
+
+    def iter_permuted_predictions(self, X, permutations: np.ndarray):
+        """Predictions with one column at a time permuted: only trees splitting on it re-predict (exact, as
+        :meth:`RFClassifier.iter_permuted_proba`)."""
+        check_is_fitted(self, "estimators_")
+        X = np.ascontiguousarray(validate_data(self, X, dtype=np.float32, reset=False))
+        predict = lambda tree, rows: tree.predict(rows, check_input=False).reshape(len(rows), -1)  # noqa: E731
+        for repeat, column, values in _iter_permuted_forest(self.estimators_, X, permutations, predict):
+            yield repeat, column, values[:, 0]
 
 
 class DLRegressor(RegressorMixin, BaseEstimator):
@@ -551,6 +610,21 @@ class DLRegressor(RegressorMixin, BaseEstimator):
         X = validate_data(self, X, dtype=np.float32, reset=False)
         return predict_in_chunks(self.model_, X)[:, 0] * self.y_scale_ + self.y_mean_
 
+    def iter_permuted_predictions(self, X, permutations: np.ndarray, block: int = 32):
+        """Predictions with one column at a time permuted (exact rank-one shortcut of
+        :meth:`DLClassifier.iter_permuted_proba`); yields (repeat, column, predictions)."""
+        check_is_fitted(self, "model_")
+        X = validate_data(self, X, dtype=np.float32, reset=False)
+        for repeat, column, outputs in _iter_permuted_outputs(self.model_, X, permutations, block):
+            yield repeat, column, outputs[:, 0] * self.y_scale_ + self.y_mean_
+
+    def dense_layers(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The network as float64 affine maps with ReLU between them; the last map gives the prediction in
+        the target's own units (the standardization folded in), for :mod:`srna_nb.explain.gradients`."""
+        check_is_fitted(self, "model_")
+        *hidden, (kernel, bias) = _affine_maps(self.model_)
+        return [*hidden, (kernel * self.y_scale_, bias * self.y_scale_ + self.y_mean_)]
+
     __getstate__ = DLClassifier.__getstate__
     __setstate__ = DLClassifier.__setstate__
 
@@ -560,20 +634,13 @@ class DLRegressor(RegressorMixin, BaseEstimator):
         return tags
 
 
-def rf_regressor(n_estimators: int = 300, max_features: float | str = 0.33, n_jobs: int = -1, random_state: int = 0,
-                 **params) -> RandomForestRegressor:
-    """scikit-learn's random forest for numbers: a third of the features per split (the usual regression default)."""
-    return RandomForestRegressor(n_estimators=n_estimators, max_features=max_features, n_jobs=n_jobs,
-                                 random_state=random_state, **params)
-
-
 def linear_regressor(alphas: Sequence[float] = tuple(np.logspace(-2, 5, 15))) -> RidgeCV:
     """Ridge regression, its penalty chosen by leave-one-out on the training rows only (efficient, exact)."""
     return RidgeCV(alphas=alphas)
 
 
 #: Regressor names accepted in parameter files, with their constructors.
-REGRESSORS = {"dl": DLRegressor, "rf": rf_regressor, "linear": linear_regressor}
+REGRESSORS = {"dl": DLRegressor, "rf": RFRegressor, "linear": linear_regressor}
 
 
 def detach_networks(pipeline: Pipeline) -> tuple[Pipeline, dict]:
@@ -584,7 +651,7 @@ def detach_networks(pipeline: Pipeline) -> tuple[Pipeline, dict]:
     """
     steps, networks = [], {}
     for name, step in pipeline.steps:
-        if isinstance(step, DLClassifier) and hasattr(step, "model_"):
+        if isinstance(step, (DLClassifier, DLRegressor)) and hasattr(step, "model_"):
             networks[name] = step.model_
             step = copy.copy(step)
             del step.model_
@@ -605,15 +672,15 @@ def linear_classifier(C: float = 0.05, max_iter: int = 500, class_weight: str | 
 
 
 def input_importance(pipeline: Pipeline, n_features: int) -> np.ndarray:
-    """How much a fitted pipeline's classifier relies on each input feature (0 for filtered-out ones).
+    """How much a fitted pipeline's classifier (or regressor) relies on each input feature (0 for filtered-out ones).
 
     Cheap, model-specific and on centred (or standardized) inputs: mean absolute coefficient over classes
-    (logistic regression), impurity importance (random forest), L2 norm of the first dense
+    (logistic or ridge regression), impurity importance (random forest), L2 norm of the first dense
     layer's weights (DL). Used to say what share of a model a new matrix covers, not to explain it.
     """
     classifier = pipeline[-1]
     if hasattr(classifier, "coef_"):
-        weights = np.abs(classifier.coef_).mean(axis=0)
+        weights = np.abs(np.atleast_2d(classifier.coef_)).mean(axis=0)  # ridge's coef_ is one row
     elif hasattr(classifier, "feature_importances_"):
         weights = classifier.feature_importances_
     else:

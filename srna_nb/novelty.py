@@ -10,6 +10,11 @@ assigned, so they apply to every model type:
 - **extreme expression**: the mean of the ``n_extreme`` largest excursions beyond the range of
   every class mean, in units of the feature's overall spread. Catches markers that no training
   class expresses.
+- **profile mismatch**: one minus the largest Pearson correlation between the sample and any
+  class mean over the ``n_profile`` sRNAs that separate the classes best (ANOVA F statistic on
+  the training inputs). A correlation ignores a shift or a scale of the whole profile, so it
+  survives much of what another quantification pipeline does to every sample, while a tissue the
+  model never saw correlates with none of the known ones.
 
 Thresholds are set from the scores of held-out studies (out-of-fold) of known classes, so that a
 chosen share of in-distribution samples is flagged; see :func:`srna_nb.augment.train_bundle`.
@@ -22,13 +27,17 @@ from numbers import Integral, Real
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
-from sklearn.utils._param_validation import Interval
+from sklearn.feature_selection import f_classif
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from srna_nb.errors import validate_params
+from srna_nb.errors import SrnaParameterError, validate_params
 from srna_nb.targets import class_indices
 
-COMPONENTS = ("signature_deviation", "extreme_expression")
+#: Every score the scorer can compute, in the order of :meth:`NoveltyScorer.score_samples`' columns.
+COMPONENTS = ("signature_deviation", "extreme_expression", "profile_mismatch")
+#: The components bundles saved before ``components`` existed were scored with.
+LEGACY_COMPONENTS = ("signature_deviation", "extreme_expression")
 
 
 class NoveltyScorer(BaseEstimator):
@@ -47,6 +56,11 @@ class NoveltyScorer(BaseEstimator):
         Floor on each feature's overall spread at this quantile of all features' spreads (0: no
         floor), so that near-constant features cannot dominate the extreme-expression score. Off by
         default: one measurement so far (docs/design.md).
+    components
+        Which scores to compute (a subset of :data:`COMPONENTS`, in any order): the columns of
+        :meth:`score_samples`, each with its own threshold in a bundle.
+    n_profile
+        sRNAs over which the profile mismatch correlates (the most class-separating ones).
     """
 
     _parameter_constraints: dict = {
@@ -54,16 +68,24 @@ class NoveltyScorer(BaseEstimator):
         "n_extreme": [Interval(Integral, 1, None, closed="left")],
         "sd_floor": [Interval(Real, 0, None, closed="left")],
         "spread_quantile": [Interval(Real, 0, 1, closed="both")],
+        "components": [tuple, list],
+        "n_profile": [Interval(Integral, 2, None, closed="left")],
     }
 
-    def __init__(self, n_signature: int = 20, n_extreme: int = 5, sd_floor: float = 0.1, spread_quantile: float = 0.0):
+    def __init__(self, n_signature: int = 20, n_extreme: int = 5, sd_floor: float = 0.1, spread_quantile: float = 0.0,
+                 components: tuple[str, ...] = LEGACY_COMPONENTS, n_profile: int = 800):
         self.n_signature = n_signature
         self.n_extreme = n_extreme
         self.sd_floor = sd_floor
         self.spread_quantile = spread_quantile
+        self.components = components
+        self.n_profile = n_profile
 
     def fit(self, X: np.ndarray, y: np.ndarray):
         validate_params(self)
+        unknown = sorted(set(self.components) - set(COMPONENTS))
+        if unknown or not len(self.components):
+            raise SrnaParameterError(f"NoveltyScorer: components must be among {', '.join(COMPONENTS)}, got {list(self.components)!r}")
         X, y = validate_data(self, X, y, dtype=np.float64)
         self.classes_ = np.unique(y)
         frame = pd.DataFrame(X)
@@ -82,10 +104,17 @@ class NoveltyScorer(BaseEstimator):
         self.signatures_ = np.array(signatures)
         self.upper_ = self.means_.max(axis=0)
         self.lower_ = self.means_.min(axis=0)
+        separation = np.nan_to_num(f_classif(X, y)[0]) if len(self.classes_) > 1 else X.std(axis=0)
+        self.profile_features_ = np.sort(np.argsort(-separation, kind="stable")[: min(self.n_profile, X.shape[1])])
         return self
 
+    @property
+    def components_(self) -> tuple[str, ...]:
+        """The scores :meth:`score_samples` returns, in column order (bundles older than ``components``: the first two)."""
+        return tuple(getattr(self, "components", LEGACY_COMPONENTS))
+
     def score_samples(self, X: np.ndarray, assigned: np.ndarray | None = None) -> np.ndarray:
-        """Scores (n_samples, 2): signature deviation and extreme expression (larger = more novel).
+        """Scores (n_samples, one column per component), larger = more novel.
 
         ``assigned``: the class the model gave each sample; by default the class whose mean is nearest.
         """
@@ -96,11 +125,31 @@ class NoveltyScorer(BaseEstimator):
             k = np.argmin((self.means_**2).sum(axis=1)[None, :] - 2 * X @ self.means_.T, axis=1)
         else:
             k = class_indices(self, assigned)
+        scores = {"signature_deviation": self._signature_deviation, "extreme_expression": self._extreme_expression,
+                  "profile_mismatch": self._profile_mismatch}
+        return np.column_stack([scores[name](X, k) for name in self.components_])
+
+    def _signature_deviation(self, X: np.ndarray, k: np.ndarray) -> np.ndarray:
         columns = self.signatures_[k]
         rows = np.arange(len(X))[:, None]
         z = (X[rows, columns] - self.means_[k[:, None], columns]) / self.sds_[k[:, None], columns]
-        signature = np.mean(z**2, axis=1)
+        return np.mean(z**2, axis=1)
+
+    def _extreme_expression(self, X: np.ndarray, k: np.ndarray) -> np.ndarray:
         excursion = np.maximum(X - self.upper_, self.lower_ - X).clip(min=0) / self.spread_
         n_extreme = min(self.n_extreme, X.shape[1])
-        extreme = np.sort(excursion, axis=1)[:, -n_extreme:].mean(axis=1)
-        return np.column_stack([signature, extreme])
+        return np.sort(excursion, axis=1)[:, -n_extreme:].mean(axis=1)
+
+    def _profile_mismatch(self, X: np.ndarray, k: np.ndarray) -> np.ndarray:
+        features = getattr(self, "profile_features_", None)
+        if features is None:
+            raise SrnaParameterError("this novelty scorer was fitted before profile_mismatch existed; retrain the bundle to use it")
+        return 1.0 - _row_correlations(X[:, features], self.means_[:, features]).max(axis=1)
+
+
+def _row_correlations(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """Pearson correlation of every row of ``A`` with every row of ``B`` (0 for a constant row)."""
+    A = A - A.mean(axis=1, keepdims=True)
+    B = B - B.mean(axis=1, keepdims=True)
+    norms = np.outer(np.linalg.norm(A, axis=1), np.linalg.norm(B, axis=1))
+    return np.divide(A @ B.T, norms, out=np.zeros(norms.shape), where=norms > 0)

@@ -210,6 +210,28 @@ def prepare_target(
     )
 
 
+#: A column of numbers with at least this many distinct values is a numeric target (fewer: classes, e.g. 0/1 flags).
+MIN_DISTINCT_NUMBERS = 10
+TARGET_KINDS = ("auto", "class", "number")
+
+
+def target_kind(atlas: Atlas, target: str, kind: str = "auto") -> str:
+    """Whether ``target`` is learned as classes (``"class"``) or as a number (``"number"``).
+
+    ``auto``: a number when every recorded value parses as one and there are at least
+    :data:`MIN_DISTINCT_NUMBERS` distinct values (``age`` in years), classes otherwise
+    (``tissue``, ``sex``, ``age_group``, a 0/1 flag); ``class`` or ``number`` force the choice.
+    """
+    if kind not in TARGET_KINDS:
+        raise SrnaParameterError(f"kind must be one of {', '.join(TARGET_KINDS)}, got {kind!r}")
+    if kind != "auto":
+        return kind
+    values = _target_labels(atlas, target, None).dropna()
+    parsed = pd.to_numeric(values, errors="coerce")
+    numeric = len(values) > 0 and parsed.notna().all() and parsed.nunique() >= MIN_DISTINCT_NUMBERS
+    return "number" if numeric else "class"
+
+
 def _target_labels(atlas: Atlas, target: str, age_bins: Sequence[float] | None) -> pd.Series:
     columns = atlas.samples.columns
     if target == "age_group" and "age" in columns and (age_bins is not None or "age_group" not in columns):

@@ -120,7 +120,7 @@ def test_bad_arguments_give_one_line_errors(fitted):
     with pytest.raises(SrnaParameterError, match="not trained on: kidney"):
         class_attributions(classifier, X, np.array(["kidney"] * len(X)))
     forest = make_model("rf", {"n_estimators": 5}).fit(np.ones((10, 3)), np.repeat(["a", "b"], 5))
-    with pytest.raises(SrnaParameterError, match="need the DL model"):
+    with pytest.raises(SrnaParameterError, match="need a DL model"):
         attributions(forest[-1], np.ones((2, 3)), np.zeros(2, int))
 
 

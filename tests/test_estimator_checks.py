@@ -10,7 +10,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import srna_nb  # noqa: F401  (sets the Keras backend)
 from srna_nb.calibration import TemperatureScaler
-from srna_nb.models import DLClassifier, DLRegressor, RFClassifier
+from srna_nb.models import DLClassifier, DLRegressor, RFClassifier, RFRegressor
 from srna_nb.novelty import NoveltyScorer
 from srna_nb.preprocessing import DetectionFilter, LibrarySizeNormalizer, Log2p
 
@@ -23,11 +23,15 @@ SMALL_DL_REGRESSOR = DLRegressor(hidden_layers=(16,), max_epochs=60, validation_
 
 ESTIMATORS = [
     LibrarySizeNormalizer(), Log2p(), DetectionFilter(), NoveltyScorer(), TemperatureScaler(),
-    RFClassifier(n_estimators=10, n_jobs=1), SMALL_DL, SMALL_DL_REGRESSOR,
+    RFClassifier(n_estimators=10, n_jobs=1), RFRegressor(n_estimators=10, n_jobs=1), SMALL_DL, SMALL_DL_REGRESSOR,
 ]
 
 _LABELS_ARE_COLUMNS = ("its labels are column positions of the probabilities it is given; the check's "
                        "labels and columns do not match")
+_BOOTSTRAP = {
+    "check_sample_weight_equivalence_on_dense_data": "bootstrap: sample_weight is not equivalent to repeated samples",
+    "check_sample_weight_equivalence_on_sparse_data": "bootstrap: sample_weight is not equivalent to repeated samples",
+}
 EXPECTED_FAILURES = {
     "TemperatureScaler": {
         "check_estimators_overwrite_params": _LABELS_ARE_COLUMNS,
@@ -36,11 +40,9 @@ EXPECTED_FAILURES = {
         "check_estimators_nan_inf": _LABELS_ARE_COLUMNS,
         "check_dtype_object": _LABELS_ARE_COLUMNS,
     },
-    "RFClassifier": {
-        # As for scikit-learn's own forest: bootstrap draws make weights differ from repeated rows.
-        "check_sample_weight_equivalence_on_dense_data": "bootstrap: sample_weight is not equivalent to repeated samples",
-        "check_sample_weight_equivalence_on_sparse_data": "bootstrap: sample_weight is not equivalent to repeated samples",
-    },
+    # As for scikit-learn's own forests: bootstrap draws make weights differ from repeated rows.
+    "RFClassifier": _BOOTSTRAP,
+    "RFRegressor": _BOOTSTRAP,
 }
 
 

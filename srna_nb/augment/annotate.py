@@ -5,9 +5,9 @@ Status of each sample:
 - ``low_coverage``: the new matrix holds too little of what the model relies on (the share of the
   model's input importance carried by features present in the matrix is below
   ``min_coverage``); no label is given;
-- ``unknown``: either novelty score is above its threshold (the sample is unlike the training
-  samples of the class it was assigned to, e.g. a tissue the model never saw), whatever the
-  probability says;
+- ``unknown``: a novelty score is above its threshold (the sample is unlike the training
+  samples of the class it was assigned to, or unlike every class: e.g. a tissue the model never
+  saw; :mod:`srna_nb.novelty`), whatever the probability says;
 - ``confident``: otherwise, when the calibrated probability of the predicted class is at least
   the confidence threshold;
 - ``uncertain``: everything else.
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -37,6 +38,7 @@ from srna_nb.calibration import PROBABILITY_FLOOR
 from srna_nb.errors import SrnaInputError, SrnaParameterError
 from srna_nb.files import write_csv
 from srna_nb.logs import logger
+from srna_nb.novelty import LEGACY_COMPONENTS
 
 STATUSES = ("confident", "uncertain", "unknown", "low_coverage")
 #: Default minimum share of a bundle's features a matrix must hold (below: refused as a wrong file
@@ -132,8 +134,12 @@ def label_table(
     novelty_thresholds,
     confidence_threshold: float,
     class_groups: dict[str, str] | None = None,
+    novelty_components: Sequence[str] = LEGACY_COMPONENTS,
 ) -> pd.DataFrame:
-    """Per sample: prediction, runner-up, status and annotation from calibrated probabilities (see module docstring)."""
+    """Per sample: prediction, runner-up, status and annotation from calibrated probabilities (see module docstring).
+
+    ``novelty`` holds one column per name of ``novelty_components``, each compared with its threshold.
+    """
     if not 0 < confidence_threshold <= 1:
         raise SrnaParameterError(f"confidence threshold must be in (0, 1], got {confidence_threshold}")
     classes = np.asarray(classes, dtype=object)
@@ -144,8 +150,8 @@ def label_table(
     table["probability"] = proba[rows, order[:, 0]]
     table["runner_up"] = classes[order[:, 1]] if proba.shape[1] > 1 else None
     table["runner_up_probability"] = proba[rows, order[:, 1]] if proba.shape[1] > 1 else 0.0
-    table["signature_deviation"] = novelty[:, 0]
-    table["extreme_expression"] = novelty[:, 1]
+    for column, name in enumerate(novelty_components):
+        table[name] = novelty[:, column]
     novel = (novelty > np.asarray(novelty_thresholds)[None, :]).any(axis=1)
     confident = table["probability"].to_numpy() >= confidence_threshold
     table["status"] = np.where(novel, "unknown", np.where(confident, "confident", "uncertain"))
@@ -237,9 +243,11 @@ class Annotation:
     target: str
     probabilities: pd.DataFrame | None = None
     consensus: pd.DataFrame | None = None
+    #: The statuses a sample can have: :data:`STATUSES` for classes, ``NUMERIC_STATUSES`` for numbers.
+    statuses: tuple[str, ...] = STATUSES
 
     def status_counts(self) -> pd.DataFrame:
-        counts = self.table["status"].value_counts().reindex(list(STATUSES), fill_value=0)
+        counts = self.table["status"].value_counts().reindex(list(self.statuses), fill_value=0)
         return pd.DataFrame({"samples": counts, "share": counts / max(len(self.table), 1)})
 
     def conflicts(self) -> pd.DataFrame:
@@ -279,6 +287,10 @@ def annotate(bundle, atlas: Atlas, *, min_overlap: float = MIN_OVERLAP, confiden
              min_agreement: float = 0.8) -> Annotation:
     """Predict ``bundle.target`` for every sample of ``atlas``, with status, annotation and conflicts.
 
+    A numeric bundle (:class:`~srna_nb.augment.numeric.NumericBundle`) gives each sample a
+    value with its interval (``predicted``, ``lower``, ``upper``) and the status ``estimated``,
+    ``unknown`` or ``low_coverage``; a recorded value outside its interval is a conflict.
+
     Parameters
     ----------
     bundle
@@ -303,15 +315,23 @@ def annotate(bundle, atlas: Atlas, *, min_overlap: float = MIN_OVERLAP, confiden
     """
     if consensus is not None and consensus not in atlas.samples.columns:
         raise SrnaParameterError(f"{atlas.source}: no column {consensus!r} in the sample sheet for the study consensus")
+    if bundle.kind == "number" and (consensus is not None or confidence_threshold is not None):
+        raise SrnaParameterError(f"the bundle predicts a number ({bundle.target}); consensus and confidence thresholds apply to classes")
     _, Z, overlap = bundle_inputs(bundle, atlas, min_overlap, imputation)
     logger.info(overlap.describe())
+    min_coverage = bundle.min_coverage if min_coverage is None else min_coverage
+    if bundle.kind == "number":
+        from srna_nb.augment.numeric import NUMERIC_STATUSES, annotate_numeric
+
+        table = annotate_numeric(bundle, atlas, Z, overlap.importance_share >= min_coverage)
+        return Annotation(table, overlap, bundle.target, statuses=NUMERIC_STATUSES)
     proba = calibrated_proba(bundle, Z)
     classes = list(bundle.pipeline.classes_)
     assigned = np.asarray(classes, dtype=object)[np.argmax(proba, axis=1)]
     novelty = bundle.novelty.score_samples(Z, assigned)
     threshold = bundle.confidence_threshold if confidence_threshold is None else confidence_threshold
-    table = label_table(atlas.samples.index, proba, classes, novelty, bundle.novelty_thresholds, threshold, bundle.class_groups)
-    min_coverage = bundle.min_coverage if min_coverage is None else min_coverage
+    table = label_table(atlas.samples.index, proba, classes, novelty, bundle.novelty_thresholds, threshold, bundle.class_groups,
+                        bundle.novelty.components_)
     if overlap.importance_share < min_coverage:
         table["status"] = "low_coverage"
         table["annotation"] = None

@@ -14,6 +14,10 @@ On disk (a directory)::
     out_of_fold.csv    cross-fitted annotations of the training samples (conflict candidates)
     calibration.csv    reliability table of held-out predictions before and after calibration
 
+A bundle for a number (:class:`~srna_nb.augment.numeric.NumericBundle`, ``"kind": "number"`` in
+``bundle.json``) has no calibration table and keeps its interval half-width and value bins in
+``bundle.json`` instead of classes and a temperature.
+
 Loading checks every file against its recorded checksum and refuses types outside
 :data:`TRUSTED_TYPES` (skops never unpickles arbitrary code). The checksums detect changed or
 swapped files; they are not a signature (whoever can rewrite ``bundle.json`` can rewrite them).
@@ -28,7 +32,7 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -44,7 +48,9 @@ FORMAT_VERSION = 1
 TRUSTED_TYPES = (
     "sklearn.tree._tree.Tree",
     "srna_nb.models.DLClassifier",
+    "srna_nb.models.DLRegressor",
     "srna_nb.models.RFClassifier",
+    "srna_nb.models.RFRegressor",
     "srna_nb.novelty.NoveltyScorer",
     "srna_nb.preprocessing.DetectionFilter",
     "srna_nb.preprocessing.LibrarySizeNormalizer",
@@ -125,6 +131,8 @@ class Bundle:
     #: Below this share of input importance present in a new matrix, samples are ``low_coverage``.
     min_coverage: float = 0.0
 
+    kind: ClassVar[str] = "classes"
+
     def conflicts(self) -> pd.DataFrame:
         """Training samples whose cross-fitted confident prediction disagrees with their label."""
         from srna_nb.augment.annotate import conflict_table
@@ -138,7 +146,12 @@ class Bundle:
                 "missing features filled with": self.imputation, "minimum importance coverage": self.min_coverage,
                 "calibration temperature": round(self.calibrator.temperature_, 3),
                 **(self.summary.labelled() if self.summary else {}), "seed": self.seed}
-        return pd.DataFrame({"value": pd.Series({k: _text(v) for k, v in rows.items()}, dtype=object)})
+        return describe_rows(rows)
+
+
+def describe_rows(rows: dict[str, Any]) -> pd.DataFrame:
+    """A bundle's description as a one-column table of display text."""
+    return pd.DataFrame({"value": pd.Series({k: _text(v) for k, v in rows.items()}, dtype=object)})
 
 
 def _text(value) -> str:
@@ -146,6 +159,8 @@ def _text(value) -> str:
         return f"{value:.3f}"
     if isinstance(value, dict):
         return ", ".join(f"{k} {_text(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_text(v) for v in value)
     return str(value)
 
 
@@ -175,15 +190,19 @@ def save_bundle(bundle: Bundle, folder: str | Path, overwrite: bool = False) -> 
             network.save(staging / f"network-{step}.keras")
         sio.dump(bundle.novelty, staging / "novelty.skops")
         bundle.out_of_fold.to_csv(staging / "out_of_fold.csv", index=False)
-        bundle.calibration.to_csv(staging / "calibration.csv", index=False)
         meta = {
-            "format_version": FORMAT_VERSION, "target": bundle.target, "model_name": bundle.model_name,
-            "features": list(bundle.features), "input_scale": bundle.input_scale, "classes": list(bundle.classes),
-            "temperature": bundle.calibrator.temperature_, "novelty_thresholds": list(map(float, bundle.novelty_thresholds)),
-            "confidence_threshold": bundle.confidence_threshold, "class_groups": bundle.class_groups,
-            "networks": sorted(networks), "summary": asdict(bundle.summary) if bundle.summary else None, "versions": bundle.versions, "seed": bundle.seed,
+            "format_version": FORMAT_VERSION, "kind": bundle.kind, "target": bundle.target, "model_name": bundle.model_name,
+            "features": list(bundle.features), "input_scale": bundle.input_scale,
+            "novelty_thresholds": list(map(float, bundle.novelty_thresholds)), "networks": sorted(networks),
+            "summary": asdict(bundle.summary) if bundle.summary else None, "versions": bundle.versions, "seed": bundle.seed,
             "feature_importance": bundle.feature_importance, "imputation": bundle.imputation, "min_coverage": bundle.min_coverage,
         }
+        if bundle.kind == "number":
+            meta |= {"coverage": bundle.coverage, "half_width": bundle.half_width}
+        else:
+            bundle.calibration.to_csv(staging / "calibration.csv", index=False)
+            meta |= {"classes": list(bundle.classes), "temperature": bundle.calibrator.temperature_,
+                     "confidence_threshold": bundle.confidence_threshold, "class_groups": bundle.class_groups}
         meta["files"] = {path.name: sha256_file(path) for path in sorted(staging.iterdir())}
         (staging / "bundle.json").write_text(json.dumps(meta, indent=1, default=_json_default))
         if folder.exists():
@@ -219,7 +238,12 @@ def load_bundle(folder: str | Path) -> Bundle:
             raise SrnaInputError(f"{path}: missing from the bundle")
         if sha256_file(path) != digest:
             raise SrnaInputError(f"{path}: altered since the bundle was saved (checksum mismatch); refusing to load it")
-    expected = {"pipeline.skops", "novelty.skops", "out_of_fold.csv", "calibration.csv", *(f"network-{s}.keras" for s in meta.get("networks", []))}
+    kind = meta.get("kind", "classes")
+    expected = {"pipeline.skops", "novelty.skops", "out_of_fold.csv", *(f"network-{s}.keras" for s in meta.get("networks", []))}
+    if kind == "classes":
+        expected.add("calibration.csv")
+    elif kind != "number":
+        raise SrnaInputError(f"{meta_path}: unknown bundle kind {kind!r} (this srna_nb knows classes and number)")
     missing = sorted(expected - set(meta.get("files", {})))
     if missing:
         raise SrnaInputError(f"{meta_path}: no checksum recorded for {', '.join(missing)}; refusing to load it")
@@ -231,19 +255,28 @@ def load_bundle(folder: str | Path) -> Bundle:
             raise SrnaInputError(f"{path}: contains types srna_nb does not trust ({', '.join(untrusted[:3])}); refusing to load it")
         parts[name] = sio.load(path, trusted=list(TRUSTED_TYPES))
     networks = {step: _load_network(folder / f"network-{step}.keras") for step in meta.get("networks", [])}
+    common = dict(
+        target=meta["target"], model_name=meta["model_name"], pipeline=attach_networks(parts["pipeline"], networks),
+        features=meta["features"], input_scale=meta["input_scale"], novelty=parts["novelty"],
+        novelty_thresholds=meta["novelty_thresholds"],
+        out_of_fold=pd.read_csv(folder / "out_of_fold.csv", keep_default_na=False, na_values=[""]),
+        versions=meta["versions"], seed=meta["seed"], feature_importance=meta.get("feature_importance"),
+    )
+    if kind == "number":
+        from srna_nb.augment.numeric import NumericBundle, NumericSummary
+
+        return NumericBundle(
+            **common, coverage=meta["coverage"], half_width=meta["half_width"],
+            summary=NumericSummary.from_dict(meta["summary"]) if meta.get("summary") else None,
+            imputation=meta["imputation"], min_coverage=meta["min_coverage"],
+        )
     calibrator = TemperatureScaler()
     calibrator.temperature_ = float(meta["temperature"])
     return Bundle(
-        target=meta["target"], model_name=meta["model_name"], pipeline=attach_networks(parts["pipeline"], networks),
-        features=meta["features"], input_scale=meta["input_scale"], classes=meta["classes"], calibrator=calibrator,
-        novelty=parts["novelty"], novelty_thresholds=meta["novelty_thresholds"],
-        confidence_threshold=meta["confidence_threshold"], class_groups=meta["class_groups"],
-        out_of_fold=pd.read_csv(folder / "out_of_fold.csv", keep_default_na=False, na_values=[""]),
-        calibration=pd.read_csv(folder / "calibration.csv"),
+        **common, classes=meta["classes"], calibrator=calibrator, confidence_threshold=meta["confidence_threshold"],
+        class_groups=meta["class_groups"], calibration=pd.read_csv(folder / "calibration.csv"),
         summary=HeldOutSummary.from_dict(meta["summary"]) if meta.get("summary") else None,
-        versions=meta["versions"], seed=meta["seed"],
-        feature_importance=meta.get("feature_importance"), imputation=meta.get("imputation", "zero"),
-        min_coverage=meta.get("min_coverage", 0.0),
+        imputation=meta.get("imputation", "zero"), min_coverage=meta.get("min_coverage", 0.0),
     )
 
 

@@ -23,12 +23,13 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score
 from srna_nb.atlas import Atlas
 from srna_nb.augment.annotate import flag_conflicts, label_table
 from srna_nb.augment.bundle import Bundle, HeldOutSummary, package_versions
+from srna_nb.augment.numeric import NumericBundle, train_numeric_bundle
 from srna_nb.calibration import TemperatureScaler, expected_calibration_error, reliability_table
 from srna_nb.errors import SrnaParameterError
 from srna_nb.evaluation import evaluate, split_indices
 from srna_nb.models import input_importance, make_model
 from srna_nb.novelty import NoveltyScorer
-from srna_nb.targets import TargetSelection
+from srna_nb.targets import TargetSelection, target_kind
 
 
 def train_bundle(
@@ -45,10 +46,17 @@ def train_bundle(
     min_share: float = 0.01,
     imputation: str = "mean",
     min_coverage: float = 0.5,
+    novelty: NoveltyScorer | None = None,
+    kind: str = "auto",
+    coverage: float = 0.9,
     seed: int = 0,
     progress: bool = True,
-) -> Bundle:
+) -> Bundle | NumericBundle:
     """Fit ``model`` for ``target`` on all labelled samples of ``atlas``, calibrated and with abstention.
+
+    A numeric column (``age`` in years; see :func:`~srna_nb.targets.target_kind`) gives a
+    :class:`~srna_nb.augment.numeric.NumericBundle` instead (:func:`~srna_nb.augment.numeric.train_numeric_bundle`:
+    a regressor with a conformal interval at ``coverage``); the class-specific settings then do not apply.
 
     Parameters
     ----------
@@ -78,31 +86,45 @@ def train_bundle(
         training mean at the classifier's input) or ``zero`` (not detected).
     min_coverage
         Share of the model's input importance a new matrix must hold for labels to be given.
+    novelty
+        The (unfitted) :class:`~srna_nb.novelty.NoveltyScorer` behind the ``unknown`` status,
+        cloned for every fold; default :func:`default_novelty`.
+    kind
+        ``auto`` (classes or a number, from the column), ``class`` or ``number``.
+    coverage
+        Nominal coverage of a numeric bundle's interval.
     """
     if not 0 < unknown_rate < 1:
         raise SrnaParameterError(f"unknown_rate must be between 0 and 1, got {unknown_rate}")
     selection = TargetSelection.of(target, min_studies=2)
     target = selection.target
+    if target_kind(atlas, target, kind) == "number":
+        return train_numeric_bundle(atlas, target, model, params, where=selection.where, n_splits=n_splits, coverage=coverage,
+                                    unknown_rate=unknown_rate, min_share=min_share, imputation=imputation,
+                                    min_coverage=min_coverage, novelty=novelty, seed=seed)
     data = selection.prepare(atlas)
     pipeline = make_model(model, params, input_scale=atlas.value_kind, min_share=min_share, seed=seed)
     classes = sorted(set(data.y))
     truth = np.searchsorted(classes, data.y)
-    held_out = _cross_fit(data, pipeline, protocol, n_splits, seed, progress)
+    novelty = default_novelty() if novelty is None else novelty
+    components = novelty.components_
+    held_out = _cross_fit(data, pipeline, novelty, protocol, n_splits, seed, progress)
     calibrator = TemperatureScaler().fit(held_out.raw, truth)
-    thresholds = np.quantile(held_out.novelty, 1 - unknown_rate / 2, axis=0)
-    within = held_out if conflict_protocol == protocol else _cross_fit(data, pipeline, conflict_protocol, n_splits, seed, progress)
+    # Each score flags its share of held-out samples; together about unknown_rate of them.
+    thresholds = np.quantile(held_out.novelty, 1 - unknown_rate / len(components), axis=0)
+    within = held_out if conflict_protocol == protocol else _cross_fit(data, pipeline, novelty, conflict_protocol, n_splits, seed, progress)
 
     class_groups = _class_groups(atlas, data) if target == "tissue" else None
     held_out_table = label_table(data.sample_ids, held_out.calibrated, classes, held_out.novelty, thresholds,
-                                 confidence_threshold, class_groups)
+                                 confidence_threshold, class_groups, components)
     out_of_fold = label_table(data.sample_ids, within.calibrated, classes, within.novelty, thresholds,
-                              confidence_threshold, class_groups)
+                              confidence_threshold, class_groups, components)
     out_of_fold = flag_conflicts(out_of_fold, data.y, within.calibrated, classes)
     out_of_fold.insert(1, "study", data.groups if data.groups is not None else None)
     out_of_fold.insert(2, "fold", within.fold)
 
     final = clone(pipeline).fit(data.X, data.y)
-    scorer = NoveltyScorer().fit(final[:-1].transform(data.X), data.y)
+    scorer = clone(novelty).fit(final[:-1].transform(data.X), data.y)
     calibration = pd.concat([
         reliability_table(held_out.raw, truth).assign(probabilities="before calibration"),
         reliability_table(held_out.calibrated, truth).assign(probabilities="after calibration"),
@@ -137,27 +159,32 @@ class CrossFit:
     fold: np.ndarray
 
 
-def _cross_fit(data, pipeline, protocol: str, n_splits: int, seed: int, progress: bool) -> CrossFit:
+def default_novelty() -> NoveltyScorer:
+    """The novelty scorer bundles use unless told otherwise (its measurement: docs/design.md)."""
+    return NoveltyScorer()
+
+
+def _cross_fit(data, pipeline, novelty, protocol: str, n_splits: int, seed: int, progress: bool) -> CrossFit:
     name = "model"
     result = evaluate(data, {name: pipeline}, [protocol], n_splits=n_splits, seed=seed, keep_models=True, progress=progress)
     classes = np.asarray(result.classes, dtype=object)
     truth = np.searchsorted(result.classes, data.y)
     raw = np.zeros((len(data.y), len(classes)))
-    novelty = np.zeros((len(data.y), 2))
+    scores = np.zeros((len(data.y), len(novelty.components_)))
     fold_of = np.zeros(len(data.y), dtype=int)
     folds = split_indices(data, protocol, n_splits, seed)  # the folds evaluate() used: same data, protocol and seed
     for fold, (train, test) in enumerate(folds):
         raw[test] = result.probabilities[(result.predictions["fold"] == fold).to_numpy()]
         fold_of[test] = fold
         fitted = result.fitted.pop((name, protocol, fold))
-        scorer = NoveltyScorer().fit(fitted[:-1].transform(data.X[train]), data.y[train])
-        novelty[test] = scorer.score_samples(fitted[:-1].transform(data.X[test]), classes[np.argmax(raw[test], axis=1)])
+        scorer = clone(novelty).fit(fitted[:-1].transform(data.X[train]), data.y[train])
+        scores[test] = scorer.score_samples(fitted[:-1].transform(data.X[test]), classes[np.argmax(raw[test], axis=1)])
     calibrated = np.zeros_like(raw)
     for fold in range(len(folds)):
         # Each fold's probabilities are calibrated with a temperature fitted on the other folds only.
         mine = fold_of == fold
         calibrated[mine] = TemperatureScaler().fit(raw[~mine], truth[~mine]).transform(raw[mine])
-    return CrossFit(raw, calibrated, novelty, fold_of)
+    return CrossFit(raw, calibrated, scores, fold_of)
 
 
 def _held_out_metrics(table: pd.DataFrame, y: np.ndarray, held_out: CrossFit, truth: np.ndarray) -> dict:

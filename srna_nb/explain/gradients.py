@@ -22,6 +22,10 @@ of another class) can be passed as a vector.
 
 The network is taken from the estimator's ``dense_layers()`` (affine maps with ReLU between
 them, in float64 numpy), so the methods work whatever the Keras backend is.
+
+For a regressor (:class:`~srna_nb.models.DLRegressor`, one output) the explained score is the
+prediction itself, in the target's units (years of age): contributions then sum to the predicted
+value minus the prediction for the baseline profile (:func:`regression_attributions`).
 """
 
 from __future__ import annotations
@@ -46,19 +50,20 @@ class ReluNetwork:
     Parameters
     ----------
     layers
-        ``(kernel, bias)`` pairs; the last one produces the logits.
+        ``(kernel, bias)`` pairs; the last one produces the logits (or, with one output, the
+        regressor's prediction, which is scored as it is: centring one value would leave zero).
     """
 
     def __init__(self, layers: Sequence[tuple[np.ndarray, np.ndarray]]):
         *self.hidden, (kernel, bias) = [(np.asarray(w, np.float64), np.asarray(b, np.float64)) for w, b in layers]
         # Centring over classes is linear, so it folds into the output layer.
-        self.output = (kernel - kernel.mean(axis=1, keepdims=True), bias - bias.mean())
+        self.output = (kernel - kernel.mean(axis=1, keepdims=True), bias - bias.mean()) if kernel.shape[1] > 1 else (kernel, bias)
 
     @classmethod
     def from_classifier(cls, classifier) -> "ReluNetwork":
         if not hasattr(classifier, "dense_layers"):
             raise SrnaParameterError(
-                f"{type(classifier).__name__} has no dense_layers(); gradient attributions need the DL model"
+                f"{type(classifier).__name__} has no dense_layers(); gradient attributions need a DL model"
             )
         return cls(classifier.dense_layers())
 
@@ -230,3 +235,32 @@ def sample_attributions(
     table = pd.DataFrame(values, index=index, columns=pd.Index(feature_labels(feature_names, X.shape[1]), name="feature"))
     table.insert(0, "explained class", np.asarray(classifier.classes_)[targets])
     return table
+
+
+def regression_attributions(
+    regressor,
+    X: np.ndarray,
+    *,
+    method: str = "integrated_gradients",
+    baseline: np.ndarray | None = None,
+    steps: int = 64,
+) -> np.ndarray:
+    """Per-sample, per-feature contributions to a DL regressor's prediction, in the target's units.
+
+    Same methods and baseline as :func:`attributions` (the default baseline is the average
+    training profile); each row sums (exactly for DeepLIFT) to the sample's predicted value minus
+    the prediction for the baseline.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    return attributions(regressor, X, np.zeros(len(X), dtype=np.intp), method=method, baseline=baseline, steps=steps)
+
+
+def mean_absolute_attributions(values: np.ndarray, feature_names: Sequence[str]) -> pd.DataFrame:
+    """Per feature: mean absolute contribution (``importance``), mean signed contribution and SD, largest first.
+
+    For a number, contributions of both signs matter (an sRNA can raise some predictions and
+    lower others), so the ranking uses their magnitude; ``mean contribution`` keeps the direction.
+    """
+    table = pd.DataFrame({"feature": list(feature_names), "importance": np.abs(values).mean(axis=0),
+                          "mean contribution": values.mean(axis=0), "std": values.std(axis=0), "n_samples": len(values)})
+    return table.sort_values("importance", ascending=False, kind="stable").reset_index(drop=True)

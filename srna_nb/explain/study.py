@@ -3,6 +3,11 @@
 Importances are computed on samples the model never saw (the test part of one fold of the
 chosen protocol, held-out studies by default), so that they describe what generalizes rather
 than what the model memorized. Every method's result lands in one tidy table.
+
+Numeric targets (:class:`~srna_nb.regression.NumericTarget`, regressors) get the same study:
+permutation importance is the increase of the mean absolute error, gradient attributions are
+contributions to the predicted value in the target's units, ranked by their mean magnitude; the
+table has one "class", ``(all)``.
 """
 
 from __future__ import annotations
@@ -24,8 +29,11 @@ from srna_nb.files import write_csv
 from srna_nb.explain import compare
 from srna_nb.targets import class_indices
 from srna_nb.explain.gradients import METHODS as GRADIENT_METHODS
-from srna_nb.explain.gradients import attributions, completeness_gap, mean_by_class, sample_attributions
-from srna_nb.explain.permutation import permutation_importance
+from srna_nb.explain.gradients import (attributions, completeness_gap, mean_absolute_attributions, mean_by_class,
+                                      regression_attributions, sample_attributions)
+from srna_nb.explain.permutation import ALL_CLASSES, permutation_importance, regression_permutation_importance
+from srna_nb.regression import NumericTarget
+from srna_nb.regression import split_indices as numeric_split_indices
 from srna_nb.targets import TargetData
 
 METHODS = ("permutation", *GRADIENT_METHODS)
@@ -61,9 +69,14 @@ class ImportanceStudy:
     inputs: dict[str, np.ndarray] = field(default_factory=dict)
     feature_names: dict[str, list[str]] = field(default_factory=dict)
     fitted: dict = field(default_factory=dict)
+    numeric: bool = False
 
     def accuracy(self) -> pd.Series:
-        """Held-out accuracy of each model (the score permutation importance starts from)."""
+        """Held-out accuracy of each model (the score permutation importance starts from); for a
+        numeric target, the mean absolute error instead."""
+        if self.numeric:
+            return pd.Series({model: float(np.mean(np.abs(self.held_out[f"predicted {model}"] - self.held_out["true"])))
+                              for model in self.fitted}, name="held-out MAE")
         return pd.Series({model: float(np.mean(self.held_out[f"predicted {model}"] == self.held_out["true"]))
                           for model in self.fitted}, name="held-out accuracy")
 
@@ -93,7 +106,8 @@ class ImportanceStudy:
 
     def key_figures(self, truth=None, k: int = 10) -> dict[str, str]:
         """Held-out accuracy per model and, on simulated data, mean marker precision@k per source."""
-        figures = {"held-out accuracy": ", ".join(f"{model} {value:.3f}" for model, value in self.accuracy().items())}
+        scores = self.accuracy()
+        figures = {str(scores.name): ", ".join(f"{model} {value:.3f}" for model, value in scores.items())}
         if truth is not None and not self.importances.empty:
             summary = compare.precision_summary(self.marker_precision(truth, k))
             figures[f"planted-marker precision@{k} per class"] = ", ".join(
@@ -173,7 +187,7 @@ class ImportanceStudy:
 
 
 def importance_study(
-    data: TargetData,
+    data: TargetData | NumericTarget,
     estimators: Mapping[str, object],
     *,
     methods: Sequence[str] = METHODS,
@@ -189,7 +203,8 @@ def importance_study(
     Parameters
     ----------
     data
-        Prepared target (:func:`~srna_nb.targets.prepare_target`).
+        Prepared target (:func:`~srna_nb.targets.prepare_target`), or a numeric one
+        (:func:`~srna_nb.regression.prepare_numeric_target`) with regressors as ``estimators``.
     estimators
         Model name -> unfitted pipeline (:func:`~srna_nb.models.make_model`); cloned, never fitted in place
         (the fitted copies are in ``study.fitted``).
@@ -206,13 +221,14 @@ def importance_study(
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:
         raise SrnaParameterError(f"unknown importance method {unknown[0]!r}; choose from {', '.join(METHODS)}")
-    train, test = split_indices(data, protocol, n_splits, seed)[0]
+    numeric = isinstance(data, NumericTarget)
+    train, test = (numeric_split_indices if numeric else split_indices)(data, protocol, n_splits, seed)[0]
     held_out = pd.DataFrame({"sample_id": data.sample_ids[test], "study": None if data.groups is None else data.groups[test],
                              "true": data.y[test]})
     jobs = [(model, method) for model in estimators for method in ("fit", *methods)]
     bar = tqdm(jobs, disable=not progress, desc=f"importance of {data.target}")
     parts, timings, gaps = [], [], []
-    study = ImportanceStudy(data.target, pd.DataFrame(), held_out, pd.DataFrame(), pd.DataFrame())
+    study = ImportanceStudy(data.target, pd.DataFrame(), held_out, pd.DataFrame(), pd.DataFrame(), numeric=numeric)
     # One BLAS thread: multi-threaded float64 products may split sums differently from run to run,
     # and the study must be repeatable to the last digit.
     with threadpool_limits(limits=1, user_api="blas"):
@@ -246,6 +262,8 @@ def _importances(study: ImportanceStudy, model: str, method: str, y: np.ndarray,
                  gaps: list) -> pd.DataFrame | None:
     """One method's per-class table for one fitted model (None: the method does not apply to it)."""
     classifier, X, names = study.fitted[model][-1], study.inputs[model], study.feature_names[model]
+    if study.numeric:
+        return _numeric_importances(classifier, X, y, names, method, n_repeats, steps, seed, gaps)
     if method == "permutation":
         table = permutation_importance(classifier, X, y, n_repeats=n_repeats, random_state=seed, feature_names=names)
         return table[["class", "feature", "importance", "std"]]
@@ -257,6 +275,19 @@ def _importances(study: ImportanceStudy, model: str, method: str, y: np.ndarray,
     values = attributions(classifier, X, targets, method=method, steps=steps)
     gaps.append(_completeness(classifier, X, targets, values, method))
     return mean_by_class(values, y, names)[["class", "feature", "importance", "std"]]
+
+
+def _numeric_importances(regressor, X: np.ndarray, y: np.ndarray, names: list[str], method: str, n_repeats: int, steps: int,
+                         seed: int, gaps: list) -> pd.DataFrame | None:
+    """A regressor's table: MAE increase when permuted, or mean |contribution| to the predicted value."""
+    if method == "permutation":
+        table = regression_permutation_importance(regressor, X, y, n_repeats=n_repeats, random_state=seed, feature_names=names)
+        return table[["class", "feature", "importance", "std"]]
+    if not hasattr(regressor, "dense_layers"):
+        return None
+    values = regression_attributions(regressor, X, method=method, steps=steps)
+    gaps.append(_completeness(regressor, X, np.zeros(len(X), dtype=np.intp), values, method))
+    return mean_absolute_attributions(values, names).assign(**{"class": ALL_CLASSES})[["class", "feature", "importance", "std"]]
 
 
 def _completeness(classifier, X: np.ndarray, targets: np.ndarray, values: np.ndarray, method: str) -> dict:
