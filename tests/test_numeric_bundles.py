@@ -158,3 +158,17 @@ def test_importance_study_explains_regressors_on_held_out_studies(atlas):
     assert methods["dl"] == {"permutation", "integrated_gradients", "deeplift", "gradient_x_input"}
     assert set(study.importances["class"]) == {"(all)"}
     assert (study.completeness.loc[study.completeness["method"] == "deeplift", "max |gap|"] < 1e-6).all()
+
+
+def test_cross_fitted_predictions_use_no_value_of_their_own_fold(atlas):
+    """Changing the ages of one held-out fold leaves that fold's out-of-fold predictions as they were."""
+    bundle = train_bundle(atlas, "age", "linear", n_splits=4)
+    oof = bundle.out_of_fold.set_index("sample_id")
+    fold0 = oof.index[oof["fold"] == 0]
+    sheet = atlas.samples.copy()
+    sheet.loc[fold0, "age"] = sheet.loc[fold0, "age"] + 30
+    changed = type(atlas)(counts=atlas.counts, samples=sheet, features=atlas.features, study_column=atlas.study_column)
+    again = train_bundle(changed, "age", "linear", n_splits=4).out_of_fold.set_index("sample_id")
+    assert (again.loc[fold0, "fold"] == 0).all()
+    np.testing.assert_array_equal(again.loc[fold0, "predicted"], oof.loc[fold0, "predicted"])
+    assert not np.allclose(again.loc[oof.index[oof["fold"] == 1], "predicted"], oof.loc[oof.index[oof["fold"] == 1], "predicted"])
