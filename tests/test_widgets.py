@@ -93,7 +93,7 @@ def test_sample_explorer_follows_its_controls(simulation):
 
     bundle_rf = augment.train_bundle(atlas, "tissue", "rf", LIGHT["rf"], n_splits=3, progress=False)
     rf_explorer = widgets.SampleExplorer(bundle_rf, atlas)
-    assert "gradient attributions need the DL model" in rf_explorer.tables[2].value
+    assert "gradient attributions need a DL model" in rf_explorer.tables[2].value
     assert bytes(rf_explorer.figures[0].value) == b"" and "calibrated probability" in rf_explorer.tables[1].value
 
 
