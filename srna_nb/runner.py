@@ -53,6 +53,8 @@ class Run:
     name: str
     notebook: Path
     parameters: dict[str, Any]
+    #: The profile's estimate of the run's time, which orders the runs before any has been recorded.
+    expected_seconds: float = 0.0
 
 
 @dataclass
@@ -136,7 +138,11 @@ def load_profile(profile: str | Path, root: str | Path | None = None, extra_para
             parameters.update(read_yaml(Path(file)))
         parameters.update(entry.get("overrides") or {})
         parameters.update(overrides or {})  # the command line has the last word
-        runs.append(Run(name=name, notebook=notebook, parameters=_known_parameters(notebook, parameters, path)))
+        expected = entry.get("expected_seconds", 0)
+        if isinstance(expected, bool) or not isinstance(expected, (int, float)) or expected < 0:
+            raise SrnaParameterError(f"{path}: run {name!r}: expected_seconds must be a number of seconds, got {expected!r}")
+        runs.append(Run(name=name, notebook=notebook, parameters=_known_parameters(notebook, parameters, path),
+                        expected_seconds=float(expected)))
     return str(spec.get("name", path.stem)), runs
 
 
@@ -489,8 +495,10 @@ def run_profile(
             done(position, execute(run, run_dir, keep_code=keep_code, fingerprint=fingerprint))
     elif to_execute:
         echo(f"{len(to_execute)} reports, {min(jobs, len(to_execute))} at a time")
-        # Longest first (by the last recorded time), so that no long report starts last and runs alone.
-        previous = {run.name: getattr(reports.read_record(run_dir, run.name), "seconds", 0.0) for _, run, _ in to_execute}
+        # Longest first (by the last recorded time, else the profile's estimate), so that no long report
+        # starts last and runs alone.
+        previous = {run.name: getattr(reports.read_record(run_dir, run.name), "seconds", 0.0) or run.expected_seconds
+                    for _, run, _ in to_execute}
         to_execute.sort(key=lambda job: -previous[job[1].name])
         _execute_concurrently(to_execute, run_dir, keep_code, jobs, done)
     results = [finished[position] for position in sorted(finished)]

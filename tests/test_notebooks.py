@@ -157,6 +157,17 @@ def test_misspelt_parameter_is_refused(tmp_path):
         load_profile("typo", root=root)
 
 
+def test_expected_seconds_orders_first_runs_and_is_checked(tmp_path):
+    """A profile's time estimate is read per run (it orders runs that have no record yet); a bad one is one line."""
+    root = _project(tmp_path)
+    (root / "parameters" / "profiles" / "e.yaml").write_text("runs:\n  - notebook: good\n    expected_seconds: 90\n")
+    assert [run.expected_seconds for run in load_profile("e", root=root)[1]] == [90.0]
+    (root / "parameters" / "profiles" / "e.yaml").write_text("runs:\n  - notebook: good\n    expected_seconds: soon\n")
+    with pytest.raises(SrnaParameterError, match="expected_seconds must be a number of seconds, got 'soon'"):
+        load_profile("e", root=root)
+    assert max(load_profile("default", root=CHECKOUT)[1], key=lambda run: run.expected_seconds).name == "06_numeric_target_age"
+
+
 def test_init_writes_a_project_that_runs_from_its_own_folder(tmp_path, monkeypatch, capsys):
     target = tmp_path / "my study"
     assert cli.main(["init", str(target)]) == 0

@@ -60,8 +60,25 @@ TRUSTED_TYPES = (
 RECORDED_PACKAGES = ("srna_nb", "numpy", "pandas", "scikit-learn", "keras", "jax", "skops", "scipy")
 
 
+class LabelledFigures:
+    """A summary's figures under display labels (``LABELS``: field name -> label, in display order)."""
+
+    LABELS: ClassVar[dict[str, str]] = {}
+
+    def labelled(self) -> dict[str, Any]:
+        """The figures under their display labels (for tables and model cards)."""
+        return {label: getattr(self, name) for name, label in self.LABELS.items()}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]):
+        """From ``asdict`` output, or from a display-labelled dictionary (what bundles before 2026-12-02 hold)."""
+        by_label = {label: name for name, label in cls.LABELS.items()}
+        fields = {by_label.get(key, key): value for key, value in values.items()}
+        return cls(**{name: fields.get(name) for name in cls.LABELS})
+
+
 @dataclass
-class HeldOutSummary:
+class HeldOutSummary(LabelledFigures):
     """What a bundle is trained on and how it did on its held-out cross-fitting: figures, not display text.
 
     Accuracies and shares are over the training samples, each predicted by a model fitted without
@@ -84,7 +101,7 @@ class HeldOutSummary:
     conflicts: int
 
     #: Display labels, in order (``labelled``); bundles saved before 2026-12-02 stored these as keys.
-    LABELS = {
+    LABELS: ClassVar[dict[str, str]] = {
         "data": "data", "training_samples": "training samples", "studies": "studies", "class_sizes": "class sizes",
         "cross_fitting": "cross-fitting", "accuracy": "held-out accuracy", "balanced_accuracy": "held-out balanced accuracy",
         "ece_before": "ECE before calibration", "ece_after": "ECE after calibration",
@@ -92,20 +109,24 @@ class HeldOutSummary:
         "unknown_share": "held-out unknown share", "conflicts": "conflicts flagged in the training data",
     }
 
-    def labelled(self) -> dict[str, Any]:
-        """The figures under their display labels (for tables and model cards)."""
-        return {label: getattr(self, name) for name, label in self.LABELS.items()}
 
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "HeldOutSummary":
-        """From ``asdict`` output, or from the display-labelled dictionary older bundles hold."""
-        by_label = {label: name for name, label in cls.LABELS.items()}
-        fields = {by_label.get(key, key): value for key, value in values.items()}
-        return cls(**{name: fields.get(name) for name in cls.LABELS})
+class BundleReport:
+    """What both kinds of bundle show: the training samples' conflicts, and a one-column description."""
+
+    def conflicts(self) -> pd.DataFrame:
+        """Training samples whose cross-fitted prediction disagrees with their own label or value, strongest first."""
+        from srna_nb.augment.annotate import conflict_table
+
+        return conflict_table(self.out_of_fold)
+
+    def describe(self) -> pd.DataFrame:
+        """One-column table of what the bundle is and how well it did on held-out studies."""
+        rows = {**self._settings(), **(self.summary.labelled() if self.summary else {}), "seed": self.seed}
+        return pd.DataFrame({"value": pd.Series({k: _text(v) for k, v in rows.items()}, dtype=object)})
 
 
 @dataclass
-class Bundle:
+class Bundle(BundleReport):
     """A trained, calibrated predictor for one target (see module docstring)."""
 
     target: str
@@ -133,25 +154,11 @@ class Bundle:
 
     kind: ClassVar[str] = "classes"
 
-    def conflicts(self) -> pd.DataFrame:
-        """Training samples whose cross-fitted confident prediction disagrees with their label."""
-        from srna_nb.augment.annotate import conflict_table
-
-        return conflict_table(self.out_of_fold)
-
-    def describe(self) -> pd.DataFrame:
-        """One-column table of what the bundle is and how well it did on held-out studies."""
-        rows = {"target": self.target, "model": self.model_name, "classes": len(self.classes), "features": len(self.features),
+    def _settings(self) -> dict[str, Any]:
+        return {"target": self.target, "model": self.model_name, "classes": len(self.classes), "features": len(self.features),
                 "input scale": self.input_scale, "confidence threshold": self.confidence_threshold,
                 "missing features filled with": self.imputation, "minimum importance coverage": self.min_coverage,
-                "calibration temperature": round(self.calibrator.temperature_, 3),
-                **(self.summary.labelled() if self.summary else {}), "seed": self.seed}
-        return describe_rows(rows)
-
-
-def describe_rows(rows: dict[str, Any]) -> pd.DataFrame:
-    """A bundle's description as a one-column table of display text."""
-    return pd.DataFrame({"value": pd.Series({k: _text(v) for k, v in rows.items()}, dtype=object)})
+                "calibration temperature": round(self.calibrator.temperature_, 3)}
 
 
 def _text(value) -> str:

@@ -45,6 +45,7 @@ from sklearn.metrics import mean_absolute_error, median_absolute_error, r2_score
 from threadpoolctl import threadpool_limits
 
 from srna_nb.atlas import Atlas
+from srna_nb.augment.bundle import BundleReport, LabelledFigures, package_versions
 from srna_nb.errors import SrnaParameterError
 from srna_nb.models import input_importance, make_model
 from srna_nb.novelty import NoveltyScorer
@@ -57,7 +58,7 @@ NOVELTY_GROUPS = 8
 
 
 @dataclass
-class NumericSummary:
+class NumericSummary(LabelledFigures):
     """What a numeric bundle is trained on and how it did on its held-out cross-fitting."""
 
     data: str
@@ -83,17 +84,9 @@ class NumericSummary:
         "unknown_share": "held-out unknown share", "conflicts": "training values outside their interval",
     }
 
-    def labelled(self) -> dict[str, Any]:
-        """The figures under their display labels (for tables and model cards)."""
-        return {label: getattr(self, name) for name, label in self.LABELS.items()}
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "NumericSummary":
-        return cls(**{name: values.get(name) for name in cls.LABELS})
-
 
 @dataclass
-class NumericBundle:
+class NumericBundle(BundleReport):
     """A trained predictor of one numeric column with a conformal interval and abstention (see module docstring)."""
 
     target: str
@@ -115,20 +108,9 @@ class NumericBundle:
 
     kind: ClassVar[str] = "number"
 
-    def conflicts(self) -> pd.DataFrame:
-        """Training samples whose recorded value lies outside their cross-fitted interval, furthest first."""
-        from srna_nb.augment.annotate import conflict_table
-
-        return conflict_table(self.out_of_fold)
-
-    def describe(self) -> pd.DataFrame:
-        """One-column table of what the bundle is and how well it did on held-out studies."""
-        from srna_nb.augment.bundle import describe_rows
-
-        rows = {"target": self.target, "model": self.model_name, "features": len(self.features), "input scale": self.input_scale,
-                "missing features filled with": self.imputation, "minimum importance coverage": self.min_coverage,
-                **(self.summary.labelled() if self.summary else {}), "seed": self.seed}
-        return describe_rows(rows)
+    def _settings(self) -> dict[str, Any]:
+        return {"target": self.target, "model": self.model_name, "features": len(self.features), "input scale": self.input_scale,
+                "missing features filled with": self.imputation, "minimum importance coverage": self.min_coverage}
 
 
 def fit_group_novelty(novelty: NoveltyScorer, Z: np.ndarray, seed: int) -> NoveltyScorer:
@@ -173,8 +155,7 @@ def train_numeric_bundle(
     unknown_rate, min_share, imputation, min_coverage, novelty, seed
         As for :func:`~srna_nb.augment.train_bundle`.
     """
-    from srna_nb.augment.bundle import package_versions
-    from srna_nb.augment.train import default_novelty
+    from srna_nb.augment.train import default_novelty  # train imports this module
 
     if not 0 < coverage < 1:
         raise SrnaParameterError(f"coverage must be between 0 and 1, got {coverage}")
