@@ -15,7 +15,9 @@ Models: ``dl``, ``rf`` (200 trees) and ``linear`` as srna_nb builds them (featur
 the floor every model must beat: plain scikit-learn on log2(RPM + 1) (``sk_lr`` logistic
 regression, ``sk_rf`` random forest of 100 trees). Variants measured once and not kept (z-scores,
 DL refit) are recorded in docs/design.md; add one to ``MODELS`` to compare it again. Columns: accuracy, balanced accuracy, macro-F1 (mean and sd over
-seeds) and, for bundle rows, the share of confident calls and their accuracy.
+seeds) and, for bundle rows, the share of confident calls and their accuracy, and the coverage
+and mean size of the bundles' 90% conformal prediction sets on the other atlas or study, their
+unknown share and whether the matrix as a whole was flagged as shifted (share of seeds).
 
 Fits run on both cores (``srna_nb.parallel`` with local processes: results identical to serial).
 Usage: ``python benchmarks/real_data.py [n_seeds] [--rows substring,...]`` (default 3 seeds, all rows).
@@ -72,7 +74,8 @@ def within(name: str, data, protocol: str, n_splits: int, seeds) -> list[dict]:
         for (model, _), row in summary.iterrows():
             rows.append({"row": name, "model": model, "seed": seed, "samples": int(row["samples"]),
                          "accuracy": row["pooled accuracy"], "balanced accuracy": row["pooled balanced_accuracy"],
-                         "macro F1": row["pooled macro_f1"], "confident share": np.nan, "confident accuracy": np.nan})
+                         "macro F1": row["pooled macro_f1"], "confident share": np.nan, "confident accuracy": np.nan,
+                         "set coverage": np.nan, "mean set size": np.nan, "unknown share": np.nan, "shift flagged": np.nan})
     return rows
 
 
@@ -104,10 +107,14 @@ def transfer(name: str, train, test, target: str, seeds, bundles: bool) -> list[
         for model, estimator in estimators(seed, train.value_kind).items():
             if bundles and model in MODELS:
                 bundle = train_bundle(train, selection, *model_spec(model, MODELS[model]), seed=seed, progress=False)
-                table = annotate(bundle, test).table
-                scores = prediction_scores(truth, table["predicted"], (table["status"] == "confident").to_numpy())
+                annotation = annotate(bundle, test)
+                table = annotation.table
+                scores = prediction_scores(truth, table["predicted"], (table["status"] == "confident").to_numpy(),
+                                           table["prediction_set"])
+                scores |= {"unknown share": annotation.shift.unknown_share, "shift flagged": float(annotation.shift.shifted)}
             else:
                 scores = prediction_scores(truth, clone(estimator).fit(data.X, data.y).predict(X_test))
+                scores |= {"unknown share": np.nan, "shift flagged": np.nan}
             rows.append({"row": name, "model": model, "seed": seed, "samples": len(truth), **scores})
     return rows
 
@@ -161,7 +168,8 @@ def _timed(name: str, work) -> list[dict]:
 
 
 def table(rows: list[dict]) -> pd.DataFrame:
-    return summarize(rows, ["accuracy", "balanced accuracy", "macro F1", "confident share", "confident accuracy"], spread=("accuracy", "balanced accuracy"))
+    return summarize(rows, ["accuracy", "balanced accuracy", "macro F1", "confident share", "confident accuracy", "set coverage",
+                            "mean set size", "unknown share", "shift flagged"], spread=("accuracy", "balanced accuracy"))
 
 
 def main(argv: list[str]) -> int:

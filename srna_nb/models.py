@@ -705,6 +705,11 @@ def model_spec(label: str, params: Mapping[str, Any] | None = None) -> tuple[str
 
 #: Model names accepted in parameter files, with their constructors.
 MODELS = {"dl": DLClassifier, "rf": RFClassifier, "linear": linear_classifier}
+#: The preprocessing's last step (:data:`srna_nb.preprocessing.SCALINGS`) unless ``params`` names one.
+#: Classifiers quantile-normalize each sample: it won on held-out studies and, by far, across
+#: pipelines (docs/design.md, 2026-12-02). Regressors keep centring: for age,
+#: quantiles won on some rows and lost on others (the same entry).
+DEFAULT_SCALING = {"classifier": "quantile", "regressor": "center"}
 
 
 def make_model(
@@ -724,7 +729,8 @@ def make_model(
         ``dl``, ``rf`` or ``linear``.
     params
         Hyperparameters of the model (as in the ``models:`` section of a parameter file),
-        plus ``scaling`` (``center``, the default, or ``standard``) for the preprocessing's last step.
+        plus ``scaling`` (``quantile``, ``center`` or ``standard``; default :data:`DEFAULT_SCALING`)
+        for the preprocessing's last steps.
     regression
         A regressor of :data:`REGRESSORS` for a numeric target instead of a classifier of :data:`MODELS`.
     input_scale, min_share
@@ -736,7 +742,7 @@ def make_model(
     if name not in registry:
         raise SrnaParameterError(f"unknown {kind} {name!r}; choose from {', '.join(registry)}")
     params = dict(params or {})
-    scaling = params.pop("scaling", "center")
+    scaling = params.pop("scaling", DEFAULT_SCALING["regressor" if regression else "classifier"])
     if "hidden_layers" in params:
         params["hidden_layers"] = tuple(params["hidden_layers"])
     if seed is not None and "random_state" in inspect.signature(registry[name]).parameters:

@@ -14,7 +14,6 @@ with prediction intervals whose coverage can be checked.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -29,6 +28,7 @@ from sklearn.model_selection import GroupKFold, KFold, LeaveOneGroupOut
 from threadpoolctl import threadpool_limits
 
 from srna_nb.atlas import Atlas
+from srna_nb.calibration import conformal_quantile
 from srna_nb.errors import SrnaInputError, SrnaParameterError
 from srna_nb.files import write_csv
 from srna_nb.logs import logger
@@ -98,13 +98,9 @@ def split_indices(data: NumericTarget, protocol: str, n_splits: int = 5, seed: i
 
 
 def conformal_half_width(residuals: np.ndarray, coverage: float) -> float:
-    """Split-conformal half-width: the ``ceil((n + 1) coverage)``-th smallest absolute residual.
-
-    With too few residuals for the coverage asked (that rank above ``n``), the largest one.
-    """
-    residuals = np.sort(np.abs(np.asarray(residuals, dtype=float)))
-    rank = min(len(residuals), math.ceil((len(residuals) + 1) * coverage))
-    return float(residuals[rank - 1])
+    """Split-conformal half-width: the conformal quantile of the absolute residuals
+    (:func:`~srna_nb.calibration.conformal_quantile`)."""
+    return conformal_quantile(np.abs(np.asarray(residuals, dtype=float)), coverage)
 
 
 def calibration_protocol(groups: np.ndarray | None, n_splits: int) -> str:

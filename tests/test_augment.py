@@ -252,3 +252,43 @@ def test_train_command_makes_a_bundle_that_predict_uses(tmp_path, capsys):
                      "--out", str(tmp_path / f"out_{kind}.csv")]) == 0
     from_counts, from_rpm = pd.read_csv(tmp_path / "out_counts.csv"), pd.read_csv(tmp_path / "out_rpm.csv")
     assert len(from_counts) == atlas.n_samples and (from_counts["predicted"] == from_rpm["predicted"]).all()
+
+
+def test_conformal_set_threshold_is_the_finite_sample_quantile():
+    from srna_nb.calibration import set_members, set_threshold
+
+    # True-class probabilities 0.1, 0.2, ..., 1.0: the 90% set needs the ceil(11 * 0.9) = 10th
+    # smallest score 1 - p, i.e. p >= 0.1 (every sample covered); at 50%, the 6th: p >= 0.5.
+    p_true = np.arange(1, 11) / 10
+    proba = np.column_stack([p_true, 1 - p_true])
+    assert set_threshold(proba, np.zeros(10, dtype=int), 0.9) == pytest.approx(0.1)
+    assert set_threshold(proba, np.zeros(10, dtype=int), 0.5) == pytest.approx(0.5)
+    members = set_members(np.array([[0.05, 0.95], [0.5, 0.5], [0.3, 0.7]]), 0.4)
+    assert members.tolist() == [[False, True], [True, True], [False, True]]  # the top class is always in
+
+
+def test_prediction_sets_hold_their_coverage_on_hidden_labels(bundle, atlas_and_truth):
+    atlas, truth = atlas_and_truth
+    summary = bundle.summary
+    assert summary.set_coverage == 0.9 and abs(summary.held_out_set_coverage - 0.9) <= 0.05, summary
+    everything = annotate(bundle, atlas)
+    sets = everything.table["prediction_set"].str.split(" | ", regex=False)
+    assert (sets.str[0] == everything.table["predicted"]).all()
+    expected = everything.probabilities.ge(bundle.set_threshold).sum(axis=1).clip(lower=1)
+    assert (sets.str.len().to_numpy() == expected.to_numpy()).all() and everything.table["set_size"].max() > 1
+    table = annotate(bundle, samples_to_annotate(atlas, "tissue")).table
+    scores = hidden_label_recovery(table, truth, "tissue")
+    assert scores["prediction-set coverage"] >= 0.85, scores
+
+
+def test_bundles_saved_without_sets_still_annotate(saved, atlas_and_truth, tmp_path):
+    import shutil
+
+    atlas, _ = atlas_and_truth
+    old = tmp_path / "old"
+    shutil.copytree(saved, old)
+    meta = json.loads((old / "bundle.json").read_text())
+    del meta["set_coverage"], meta["set_threshold"]
+    (old / "bundle.json").write_text(json.dumps(meta))
+    table = annotate(load_bundle(old), atlas).table
+    assert "prediction_set" not in table and table["status"].notna().all()

@@ -12,7 +12,7 @@ import srna_nb  # noqa: F401  (sets the Keras backend)
 from srna_nb.calibration import TemperatureScaler
 from srna_nb.models import DLClassifier, DLRegressor, RFClassifier, RFRegressor
 from srna_nb.novelty import NoveltyScorer
-from srna_nb.preprocessing import DetectionFilter, LibrarySizeNormalizer, Log2p
+from srna_nb.preprocessing import DetectionFilter, LibrarySizeNormalizer, Log2p, QuantileNormalizer
 
 #: Small but able to learn the checks' toy problems: no dropout, 60 epochs without early stopping.
 SMALL_DL = DLClassifier(hidden_layers=(16,), max_epochs=60, validation_share=0.0, learning_rate=0.01, batch_size=32,
@@ -22,7 +22,7 @@ SMALL_DL_REGRESSOR = DLRegressor(hidden_layers=(16,), max_epochs=60, validation_
                                  dropout=0.0, input_dropout=0.0)
 
 ESTIMATORS = [
-    LibrarySizeNormalizer(), Log2p(), DetectionFilter(), NoveltyScorer(), TemperatureScaler(),
+    LibrarySizeNormalizer(), Log2p(), DetectionFilter(), QuantileNormalizer(), NoveltyScorer(), TemperatureScaler(),
     RFClassifier(n_estimators=10, n_jobs=1), RFRegressor(n_estimators=10, n_jobs=1), SMALL_DL, SMALL_DL_REGRESSOR,
 ]
 

@@ -16,9 +16,19 @@ With ``consensus``, samples are also judged together by study (:func:`study_cons
 majority label among a study's labelled samples, the share agreeing with it, and a flag for
 mixed studies, which a researcher checks before filling one label in for a whole study.
 
+``prediction_set`` lists, most probable first, every class whose calibrated probability reaches
+the bundle's set threshold: a conformal set that held the true class for the bundle's nominal
+share (90% by default) of samples from held-out studies (``set_size`` counts them). A set of two
+related tissues is an honest answer where the single prediction is a guess.
+
 ``annotation`` is the value to fill in: the predicted class when confident; for an uncertain fine
 label whose coarser group is clear (group probability = sum over its classes, at least the
 threshold) the group, with ``annotation_level`` saying which; empty otherwise.
+
+The matrix as a whole is compared with the training data too (:class:`DatasetShift`): when far
+more of its samples are ``unknown`` than were among the bundle's held-out studies, it differs
+from the training data as a whole (another quantification pipeline, another sample type), and a
+warning says so.
 
 A sample that has a label and whose confident prediction disagrees with it is a **conflict**
 (candidate mislabel or contamination); ``conflict_evidence`` = log(p(predicted) / p(given label)).
@@ -34,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from srna_nb.atlas import Atlas
-from srna_nb.calibration import PROBABILITY_FLOOR
+from srna_nb.calibration import PROBABILITY_FLOOR, set_members
 from srna_nb.errors import SrnaInputError, SrnaParameterError
 from srna_nb.files import write_csv
 from srna_nb.logs import logger
@@ -47,6 +57,49 @@ STATUSES = ("confident", "uncertain", "unknown", "low_coverage")
 MIN_OVERLAP = 0.1
 #: How features missing from a new matrix are filled in (see :func:`model_inputs`).
 IMPUTATIONS = ("mean", "zero")
+#: Between the classes of a ``prediction_set``.
+SET_SEPARATOR = " | "
+#: A matrix is called shifted when its unknown share is at least this many times the bundle's
+#: held-out unknown share (at least 1%) and a one-sided binomial test puts it below ``SHIFT_P``.
+SHIFT_RATIO = 2.0
+SHIFT_P = 1e-3
+
+
+@dataclass
+class DatasetShift:
+    """How a new matrix as a whole compares with the bundle's training data, by its ``unknown`` share.
+
+    ``expected_share`` is the share of held-out in-distribution samples (new studies of the
+    training atlas) the bundle called unknown; samples with ``low_coverage`` are not counted.
+    """
+
+    samples: int
+    unknown_share: float
+    expected_share: float
+    p_value: float
+
+    @property
+    def shifted(self) -> bool:
+        return bool(self.samples and self.unknown_share >= SHIFT_RATIO * self.expected_share and self.p_value < SHIFT_P)
+
+    def describe(self) -> str:
+        verdict = ("the matrix differs from the training data as a whole (another pipeline or sample type?): "
+                   "check confident calls against known samples before relying on them" if self.shifted else
+                   "no shift from the training data detected")
+        return (f"{self.unknown_share:.1%} of {self.samples} samples are unlike the training data, against "
+                f"{self.expected_share:.1%} of held-out training studies (binomial p = {self.p_value:.2g}): {verdict}")
+
+
+def dataset_shift(table: pd.DataFrame, expected_share: float) -> DatasetShift:
+    """:class:`DatasetShift` of an annotation table against the held-out unknown share of its bundle."""
+    from scipy.stats import binomtest
+
+    counted = table["status"] != "low_coverage"
+    unknown = int((table.loc[counted, "status"] == "unknown").sum())
+    samples = int(counted.sum())
+    expected = max(float(expected_share), 0.01)
+    p_value = binomtest(unknown, samples, expected, alternative="greater").pvalue if samples else 1.0
+    return DatasetShift(samples, unknown / samples if samples else float("nan"), expected, float(p_value))
 
 
 @dataclass
@@ -135,10 +188,12 @@ def label_table(
     confidence_threshold: float,
     class_groups: dict[str, str] | None = None,
     novelty_components: Sequence[str] = LEGACY_COMPONENTS,
+    set_threshold: float | None = None,
 ) -> pd.DataFrame:
     """Per sample: prediction, runner-up, status and annotation from calibrated probabilities (see module docstring).
 
     ``novelty`` holds one column per name of ``novelty_components``, each compared with its threshold.
+    With ``set_threshold``, the table gains ``prediction_set`` and ``set_size``.
     """
     if not 0 < confidence_threshold <= 1:
         raise SrnaParameterError(f"confidence threshold must be in (0, 1], got {confidence_threshold}")
@@ -150,6 +205,10 @@ def label_table(
     table["probability"] = proba[rows, order[:, 0]]
     table["runner_up"] = classes[order[:, 1]] if proba.shape[1] > 1 else None
     table["runner_up_probability"] = proba[rows, order[:, 1]] if proba.shape[1] > 1 else 0.0
+    if set_threshold is not None:
+        members = set_members(proba, set_threshold)
+        table["prediction_set"] = [SET_SEPARATOR.join(classes[o[m[o]]]) for o, m in zip(order, members)]
+        table["set_size"] = members.sum(axis=1)
     for column, name in enumerate(novelty_components):
         table[name] = novelty[:, column]
     novel = (novelty > np.asarray(novelty_thresholds)[None, :]).any(axis=1)
@@ -168,6 +227,11 @@ def label_table(
         table.loc[fallback, "annotation"] = table.loc[fallback, "group"]
         table.loc[fallback, "annotation_level"] = "group"
     return table
+
+
+def set_covers(prediction_sets, truth) -> np.ndarray:
+    """Whether each ``prediction_set`` (a table column) holds the true class."""
+    return np.array([t in str(s).split(SET_SEPARATOR) for s, t in zip(prediction_sets, truth)], dtype=bool)
 
 
 def flag_conflicts(table: pd.DataFrame, given: pd.Series, proba: np.ndarray, classes: list[str]) -> pd.DataFrame:
@@ -235,7 +299,8 @@ def study_consensus(table: pd.DataFrame, studies, min_agreement: float = 0.8) ->
 class Annotation:
     """Result of :func:`annotate`: the sample table, how the features matched, every class' calibrated probability.
 
-    ``consensus`` (from ``annotate(..., consensus=COLUMN)``) holds one row per study, see :func:`study_consensus`.
+    ``consensus`` (from ``annotate(..., consensus=COLUMN)``) holds one row per study, see :func:`study_consensus`;
+    ``shift`` compares the matrix as a whole with the training data (:class:`DatasetShift`).
     """
 
     table: pd.DataFrame
@@ -245,6 +310,7 @@ class Annotation:
     consensus: pd.DataFrame | None = None
     #: The statuses a sample can have: :data:`STATUSES` for classes, ``NUMERIC_STATUSES`` for numbers.
     statuses: tuple[str, ...] = STATUSES
+    shift: DatasetShift | None = None
 
     def status_counts(self) -> pd.DataFrame:
         counts = self.table["status"].value_counts().reindex(list(self.statuses), fill_value=0)
@@ -324,14 +390,14 @@ def annotate(bundle, atlas: Atlas, *, min_overlap: float = MIN_OVERLAP, confiden
         from srna_nb.augment.numeric import NUMERIC_STATUSES, annotate_numeric
 
         table = annotate_numeric(bundle, atlas, Z, overlap.importance_share >= min_coverage)
-        return Annotation(table, overlap, bundle.target, statuses=NUMERIC_STATUSES)
+        return Annotation(table, overlap, bundle.target, statuses=NUMERIC_STATUSES, shift=_shift(bundle, table))
     proba = calibrated_proba(bundle, Z)
     classes = list(bundle.pipeline.classes_)
     assigned = np.asarray(classes, dtype=object)[np.argmax(proba, axis=1)]
     novelty = bundle.novelty.score_samples(Z, assigned)
     threshold = bundle.confidence_threshold if confidence_threshold is None else confidence_threshold
     table = label_table(atlas.samples.index, proba, classes, novelty, bundle.novelty_thresholds, threshold, bundle.class_groups,
-                        bundle.novelty.components_)
+                        bundle.novelty.components_, bundle.set_threshold)
     if overlap.importance_share < min_coverage:
         table["status"] = "low_coverage"
         table["annotation"] = None
@@ -349,7 +415,15 @@ def annotate(bundle, atlas: Atlas, *, min_overlap: float = MIN_OVERLAP, confiden
         table["study_majority"] = per_sample["majority"].to_numpy()
         table["study_agreement"] = per_sample["agreement"].to_numpy()
         table["study_mixed"] = per_sample["mixed"].to_numpy()
-    return Annotation(table, overlap, bundle.target, probabilities, by_study)
+    return Annotation(table, overlap, bundle.target, probabilities, by_study, shift=_shift(bundle, table))
+
+
+def _shift(bundle, table: pd.DataFrame) -> DatasetShift | None:
+    if bundle.summary is None or bundle.summary.unknown_share is None:
+        return None
+    shift = dataset_shift(table, bundle.summary.unknown_share)
+    (logger.warning if shift.shifted else logger.info)(shift.describe())
+    return shift
 
 
 def samples_to_annotate(atlas: Atlas, target: str, counts_path=None, samples_path=None, value_kind: str | None = None,

@@ -55,6 +55,7 @@ TRUSTED_TYPES = (
     "srna_nb.preprocessing.DetectionFilter",
     "srna_nb.preprocessing.LibrarySizeNormalizer",
     "srna_nb.preprocessing.Log2p",
+    "srna_nb.preprocessing.QuantileNormalizer",
 )
 #: Packages whose versions a bundle records.
 RECORDED_PACKAGES = ("srna_nb", "numpy", "pandas", "scikit-learn", "keras", "jax", "skops", "scipy")
@@ -99,6 +100,11 @@ class HeldOutSummary(LabelledFigures):
     confident_accuracy: float
     unknown_share: float
     conflicts: int
+    #: Nominal coverage of the prediction sets, their measured coverage on held-out studies (each
+    #: fold's set threshold from the other folds) and their mean size (None in older bundles).
+    set_coverage: float | None = None
+    held_out_set_coverage: float | None = None
+    mean_set_size: float | None = None
 
     #: Display labels, in order (``labelled``); bundles saved before 2026-12-02 stored these as keys.
     LABELS: ClassVar[dict[str, str]] = {
@@ -107,6 +113,8 @@ class HeldOutSummary(LabelledFigures):
         "ece_before": "ECE before calibration", "ece_after": "ECE after calibration",
         "confident_share": "held-out confident share", "confident_accuracy": "held-out accuracy of confident predictions",
         "unknown_share": "held-out unknown share", "conflicts": "conflicts flagged in the training data",
+        "set_coverage": "nominal prediction-set coverage", "held_out_set_coverage": "held-out prediction-set coverage",
+        "mean_set_size": "held-out mean prediction-set size",
     }
 
 
@@ -151,6 +159,10 @@ class Bundle(BundleReport):
     imputation: str = "zero"
     #: Below this share of input importance present in a new matrix, samples are ``low_coverage``.
     min_coverage: float = 0.0
+    #: Nominal coverage of the conformal prediction sets, and the calibrated probability a class
+    #: needs to enter a sample's set (:func:`srna_nb.calibration.set_threshold`); None: no sets.
+    set_coverage: float | None = None
+    set_threshold: float | None = None
 
     kind: ClassVar[str] = "classes"
 
@@ -158,7 +170,9 @@ class Bundle(BundleReport):
         return {"target": self.target, "model": self.model_name, "classes": len(self.classes), "features": len(self.features),
                 "input scale": self.input_scale, "confidence threshold": self.confidence_threshold,
                 "missing features filled with": self.imputation, "minimum importance coverage": self.min_coverage,
-                "calibration temperature": round(self.calibrator.temperature_, 3)}
+                "calibration temperature": round(self.calibrator.temperature_, 3),
+                "prediction sets": "none" if self.set_threshold is None else
+                f"{self.set_coverage:.0%} nominal coverage: classes with probability >= {self.set_threshold:.3f}"}
 
 
 def _text(value) -> str:
@@ -209,7 +223,8 @@ def save_bundle(bundle: Bundle, folder: str | Path, overwrite: bool = False) -> 
         else:
             bundle.calibration.to_csv(staging / "calibration.csv", index=False)
             meta |= {"classes": list(bundle.classes), "temperature": bundle.calibrator.temperature_,
-                     "confidence_threshold": bundle.confidence_threshold, "class_groups": bundle.class_groups}
+                     "confidence_threshold": bundle.confidence_threshold, "class_groups": bundle.class_groups,
+                     "set_coverage": bundle.set_coverage, "set_threshold": bundle.set_threshold}
         meta["files"] = {path.name: sha256_file(path) for path in sorted(staging.iterdir())}
         (staging / "bundle.json").write_text(json.dumps(meta, indent=1, default=_json_default))
         if folder.exists():
@@ -284,6 +299,7 @@ def load_bundle(folder: str | Path) -> Bundle:
         class_groups=meta["class_groups"], calibration=pd.read_csv(folder / "calibration.csv"),
         summary=HeldOutSummary.from_dict(meta["summary"]) if meta.get("summary") else None,
         imputation=meta.get("imputation", "zero"), min_coverage=meta.get("min_coverage", 0.0),
+        set_coverage=meta.get("set_coverage"), set_threshold=meta.get("set_threshold"),
     )
 
 

@@ -17,7 +17,7 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 from threadpoolctl import threadpool_limits
 
 from srna_nb.atlas import Atlas
-from srna_nb.augment.annotate import FeatureOverlap, annotate
+from srna_nb.augment.annotate import SET_SEPARATOR, FeatureOverlap, annotate, set_covers
 from srna_nb.augment.train import train_bundle
 from srna_nb.calibration import reliability_table
 from srna_nb.files import write_csv
@@ -26,7 +26,7 @@ from srna_nb.targets import TargetSelection
 
 #: Columns of :attr:`CrossAtlasStudy.scores` that are averaged over seeds.
 SCORE_COLUMNS = ("accuracy", "balanced accuracy", "macro F1", "confident share", "confident accuracy",
-                 "low-coverage share", "feature coverage", "importance coverage")
+                 "set coverage", "mean set size", "unknown share", "low-coverage share", "feature coverage", "importance coverage")
 
 
 @dataclass
@@ -151,27 +151,32 @@ def _cross_atlas_study(atlases, selection, models, seeds, imputations, n_splits,
     return CrossAtlasStudy(target, pd.DataFrame(rows), pd.concat(reliability, ignore_index=True), annotations, overlaps)
 
 
-def prediction_scores(truth, predicted, confident=None) -> dict[str, float]:
-    """Accuracy, balanced accuracy, macro-F1 and, given which calls are confident, their share and accuracy."""
+def prediction_scores(truth, predicted, confident=None, sets=None) -> dict[str, float]:
+    """Accuracy, balanced accuracy, macro-F1; given which calls are confident, their share and accuracy;
+    given prediction sets (an annotation's ``prediction_set`` column), their coverage and mean size."""
     truth, predicted = np.asarray(truth, dtype=object), np.asarray(predicted, dtype=object)
     scores = {
         "accuracy": accuracy_score(truth, predicted),
         "balanced accuracy": balanced_accuracy_score(truth, predicted),
         "macro F1": f1_score(truth, predicted, average="macro", labels=sorted(set(truth)), zero_division=0),
-        "confident share": np.nan, "confident accuracy": np.nan,
+        "confident share": np.nan, "confident accuracy": np.nan, "set coverage": np.nan, "mean set size": np.nan,
     }
     if confident is not None:
         confident = np.asarray(confident, dtype=bool)
         scores["confident share"] = float(confident.mean())
         if confident.any():
             scores["confident accuracy"] = float((predicted[confident] == truth[confident]).mean())
+    if sets is not None:
+        scores["set coverage"] = float(set_covers(sets, truth).mean())
+        scores["mean set size"] = float(np.mean([len(str(s).split(SET_SEPARATOR)) for s in sets]))
     return scores
 
 
 def _scores(annotation, truth: np.ndarray) -> dict[str, float]:
     table = annotation.table
     return {
-        **prediction_scores(truth, table["predicted"], (table["status"] == "confident").to_numpy()),
+        **prediction_scores(truth, table["predicted"], (table["status"] == "confident").to_numpy(), table.get("prediction_set")),
+        "unknown share": float((table["status"] == "unknown").mean()),
         "low-coverage share": float((table["status"] == "low_coverage").mean()),
         "feature coverage": annotation.overlap.share,
         "importance coverage": annotation.overlap.importance_share,

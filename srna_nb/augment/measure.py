@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from srna_nb.atlas import Atlas
-from srna_nb.augment.annotate import annotate
+from srna_nb.augment.annotate import annotate, set_covers
 from srna_nb.augment.train import train_bundle
 from srna_nb.targets import TargetSelection
 
@@ -31,6 +31,9 @@ def hidden_label_recovery(table: pd.DataFrame, truth, target: str) -> dict[str, 
         "accuracy of all predictions": float((part["predicted"].to_numpy() == true).mean()) if len(part) else np.nan,
         "group fallbacks": int(group.sum()),
     }
+    if "prediction_set" in part:
+        scores["prediction-set coverage"] = float(set_covers(part["prediction_set"], true).mean()) if len(part) else np.nan
+        scores["mean prediction-set size"] = float(part["set_size"].mean()) if len(part) else np.nan
     if group.any() and target == "tissue":
         true_group = truth.samples["tissue_group"].reindex(part["sample_id"]).to_numpy()
         scores["accuracy of group fallbacks"] = float((part["annotation"].to_numpy()[group] == true_group[group]).mean())
@@ -79,12 +82,16 @@ def key_figures(bundle, annotation, truth=None) -> dict[str, object]:
     figures = {
         "held-out accuracy": bundle.summary.accuracy,
         "ECE before / after calibration": f"{bundle.summary.ece_before:.3f} / {bundle.summary.ece_after:.3f}",
+        "held-out prediction-set coverage / mean size": None if bundle.summary.held_out_set_coverage is None else
+        f"{bundle.summary.held_out_set_coverage:.3f} / {bundle.summary.mean_set_size:.2f} (nominal {bundle.summary.set_coverage:.0%})",
         "annotated samples": f"{len(annotation.table)} ({', '.join(f'{s} {v:.0%}' for s, v in counts.items())})",
         "conflicts among training labels": len(bundle.conflicts()),
     }
     if truth is not None:
         hidden = hidden_label_recovery(annotation.table, truth, bundle.target)
         figures["hidden labels: accuracy of confident"] = hidden["accuracy of confident predictions"]
+        if "prediction-set coverage" in hidden:
+            figures["hidden labels: prediction-set coverage"] = hidden["prediction-set coverage"]
         planted = mislabel_detection(bundle.out_of_fold, truth, bundle.target)
         figures["planted mislabels: precision / recall"] = f"{planted['precision']:.3f} / {planted['recall']:.3f}"
     return {k: v for k, v in figures.items() if v is not None}

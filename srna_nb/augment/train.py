@@ -24,7 +24,7 @@ from srna_nb.atlas import Atlas
 from srna_nb.augment.annotate import flag_conflicts, label_table
 from srna_nb.augment.bundle import Bundle, HeldOutSummary, package_versions
 from srna_nb.augment.numeric import NumericBundle, train_numeric_bundle
-from srna_nb.calibration import TemperatureScaler, expected_calibration_error, reliability_table
+from srna_nb.calibration import TemperatureScaler, expected_calibration_error, reliability_table, set_members, set_threshold
 from srna_nb.errors import SrnaParameterError
 from srna_nb.evaluation import evaluate, split_indices
 from srna_nb.models import input_importance, make_model
@@ -92,7 +92,8 @@ def train_bundle(
     kind
         ``auto`` (classes or a number, from the column), ``class`` or ``number``.
     coverage
-        Nominal coverage of a numeric bundle's interval.
+        Nominal coverage of a numeric bundle's interval, or of a class bundle's prediction sets
+        (conformal, calibrated on the study-held-out predictions).
     """
     if not 0 < unknown_rate < 1:
         raise SrnaParameterError(f"unknown_rate must be between 0 and 1, got {unknown_rate}")
@@ -110,6 +111,7 @@ def train_bundle(
     components = novelty.components_
     held_out = _cross_fit(data, pipeline, novelty, protocol, n_splits, seed, progress)
     calibrator = TemperatureScaler().fit(held_out.raw, truth)
+    sets = set_threshold(held_out.calibrated, truth, coverage)
     # Each score flags its share of held-out samples; together about unknown_rate of them.
     thresholds = np.quantile(held_out.novelty, 1 - unknown_rate / len(components), axis=0)
     within = held_out if conflict_protocol == protocol else _cross_fit(data, pipeline, novelty, conflict_protocol, n_splits, seed, progress)
@@ -118,7 +120,7 @@ def train_bundle(
     held_out_table = label_table(data.sample_ids, held_out.calibrated, classes, held_out.novelty, thresholds,
                                  confidence_threshold, class_groups, components)
     out_of_fold = label_table(data.sample_ids, within.calibrated, classes, within.novelty, thresholds,
-                              confidence_threshold, class_groups, components)
+                              confidence_threshold, class_groups, components, sets)
     out_of_fold = flag_conflicts(out_of_fold, data.y, within.calibrated, classes)
     out_of_fold.insert(1, "study", data.groups if data.groups is not None else None)
     out_of_fold.insert(2, "fold", within.fold)
@@ -137,6 +139,7 @@ def train_bundle(
                       f"{conflict_protocol} {n_splits} folds (conflicts)",
         **_held_out_metrics(held_out_table, data.y, held_out, truth),
         conflicts=int(out_of_fold["conflict"].sum()),
+        set_coverage=coverage, **_held_out_sets(held_out, truth, coverage),
     )
     return Bundle(
         target=target, model_name=model, pipeline=final, features=list(map(str, data.feature_names)),
@@ -145,7 +148,7 @@ def train_bundle(
         class_groups=class_groups, out_of_fold=out_of_fold, calibration=calibration, summary=summary,
         versions=package_versions(), seed=seed,
         feature_importance=[float(v) for v in input_importance(final, len(data.feature_names))],
-        imputation=imputation, min_coverage=min_coverage,
+        imputation=imputation, min_coverage=min_coverage, set_coverage=coverage, set_threshold=sets,
     )
 
 
@@ -200,6 +203,18 @@ def _held_out_metrics(table: pd.DataFrame, y: np.ndarray, held_out: CrossFit, tr
         "confident_accuracy": float((predicted[confident] == y[confident]).mean()) if confident.any() else float("nan"),
         "unknown_share": float((table["status"] == "unknown").mean()),
     }
+
+
+def _held_out_sets(held_out: CrossFit, truth: np.ndarray, coverage: float) -> dict:
+    """Coverage and mean size of prediction sets on held-out studies, each fold's threshold from the other folds."""
+    covered = np.zeros(len(truth), dtype=bool)
+    sizes = np.zeros(len(truth))
+    for fold in np.unique(held_out.fold):
+        mine = held_out.fold == fold
+        members = set_members(held_out.calibrated[mine], set_threshold(held_out.calibrated[~mine], truth[~mine], coverage))
+        covered[mine] = members[np.arange(mine.sum()), truth[mine]]
+        sizes[mine] = members.sum(axis=1)
+    return {"held_out_set_coverage": float(covered.mean()), "mean_set_size": float(sizes.mean())}
 
 
 def _class_groups(atlas: Atlas, data) -> dict[str, str] | None:
