@@ -67,6 +67,10 @@ class DLClassifier(ClassifierMixin, BaseEstimator):
         too). Off by default; measured in ``docs/design.md``.
     class_weight
         ``"balanced"`` (weights inverse to class frequency) or None.
+    mixup
+        Mixup's Beta(``mixup``, ``mixup``) parameter: each training sample is blended with another
+        of its minibatch (usually of another study), and the loss is blended alike. 0 (the
+        default) trains on the samples as they are; measured in ``docs/design.md``.
     random_state
         Seed of weights, dropout, shuffling and the validation split: an int (repeatable fits),
         None (fresh randomness) or a ``numpy.random.Generator`` / ``RandomState`` (a seed drawn
@@ -102,6 +106,7 @@ class DLClassifier(ClassifierMixin, BaseEstimator):
         "validation_share": [Interval(Real, 0, 1, closed="left")],
         "refit": ["boolean"],
         "class_weight": [StrOptions({"balanced"}), dict, None],
+        "mixup": [Interval(Real, 0, None, closed="left")],
         "random_state": ["random_state", np.random.Generator],
         "verbose": ["verbose"],
     }
@@ -120,6 +125,7 @@ class DLClassifier(ClassifierMixin, BaseEstimator):
         validation_share: float = 0.1,
         refit: bool = False,
         class_weight: str | None = "balanced",
+        mixup: float = 0.0,
         random_state: int | np.random.Generator | np.random.RandomState | None = 0,
         verbose: int = 0,
     ):
@@ -135,6 +141,7 @@ class DLClassifier(ClassifierMixin, BaseEstimator):
         self.validation_share = validation_share
         self.refit = refit
         self.class_weight = class_weight
+        self.mixup = mixup
         self.random_state = random_state
         self.verbose = verbose
 
@@ -179,7 +186,16 @@ class DLClassifier(ClassifierMixin, BaseEstimator):
             given = compute_class_weight(self.class_weight, classes=self.classes_[present], y=self.classes_[encoded])
             weights = {int(c): float(w) for c, w in zip(present, given)}
         self.model_ = self._build(X.shape[1], len(self.classes_))
-        batches = _shuffled_batches_class()(X, encoded, self.batch_size, self._seed)
+        if self.mixup:
+            # Blended samples carry their class weights as sample weights (see ShuffledBatches).
+            per_class = np.ones(len(self.classes_), dtype=np.float32)
+            for c, w in (weights or {}).items():
+                per_class[c] = w
+            batches = _shuffled_batches_class()(X, encoded, self.batch_size, self._seed, mixup=self.mixup,
+                                                class_weights=per_class)
+            weights = None
+        else:
+            batches = _shuffled_batches_class()(X, encoded, self.batch_size, self._seed)
         return self.model_.fit(
             batches, validation_data=validation_data, epochs=epochs,
             class_weight=weights, callbacks=callbacks, verbose=self.verbose, shuffle=False,  # the batches shuffle themselves
@@ -348,9 +364,11 @@ def _shuffled_batches_class():
         whatever else runs in the process (and seeding it would reset everyone else's).
         """
 
-        def __init__(self, X: np.ndarray, y: np.ndarray, batch_size: int, seed: int):
+        def __init__(self, X: np.ndarray, y: np.ndarray, batch_size: int, seed: int, mixup: float = 0.0,
+                     class_weights: np.ndarray | None = None):
             super().__init__()
             self.X, self.y, self.batch_size = X, y, batch_size
+            self.mixup, self.class_weights = mixup, class_weights
             self.generator = np.random.default_rng(seed)
             self.order = self.generator.permutation(len(y))
 
@@ -359,7 +377,23 @@ def _shuffled_batches_class():
 
         def __getitem__(self, index: int):
             rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
-            return self.X[rows], self.y[rows]
+            if not self.mixup:
+                return self.X[rows], self.y[rows]
+            return self._mixed(rows)
+
+        def _mixed(self, rows: np.ndarray):
+            """Mixup with integer labels: each blend appears twice, once per label, weighted by its share.
+
+            Cross-entropy against a blended one-hot target is the blend of the two labels'
+            cross-entropies, so the sparse loss and the class weights stay as they are. Weights
+            are doubled so that the loss keeps its scale against the L2 penalty.
+            """
+            share = self.generator.beta(self.mixup, self.mixup, size=len(rows)).astype(np.float32)
+            partner = rows[self.generator.permutation(len(rows))]
+            blended = share[:, None] * self.X[rows] + (1 - share[:, None]) * self.X[partner]
+            weights = self.class_weights if self.class_weights is not None else np.ones(int(self.y.max()) + 1, np.float32)
+            sample_weights = 2 * np.concatenate([share * weights[self.y[rows]], (1 - share) * weights[self.y[partner]]])
+            return np.concatenate([blended, blended]), np.concatenate([self.y[rows], self.y[partner]]), sample_weights
 
         def on_epoch_end(self) -> None:
             self.order = self.generator.permutation(len(self.y))
@@ -529,7 +563,7 @@ class DLRegressor(RegressorMixin, BaseEstimator):
     The target is standardized on the training rows (mean and SD kept in ``y_mean_`` /
     ``y_scale_``), the loss is Huber on the standardized scale (robust to a few wrong ages), and
     early stopping watches a random inner validation split of the training rows. Parameters are
-    those of :class:`DLClassifier` without the class weights.
+    those of :class:`DLClassifier` without the class weights, refit and mixup.
 
     Attributes
     ----------
@@ -542,7 +576,7 @@ class DLRegressor(RegressorMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        key: value for key, value in DLClassifier._parameter_constraints.items() if key not in ("class_weight", "refit")
+        key: value for key, value in DLClassifier._parameter_constraints.items() if key not in ("class_weight", "refit", "mixup")
     } | {"loss": [StrOptions({"huber", "mean_squared_error"})]}
 
     def __init__(

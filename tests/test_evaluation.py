@@ -200,6 +200,34 @@ def test_dl_refit_trains_a_fresh_network_on_all_rows_for_the_chosen_epochs(tissu
     np.testing.assert_array_equal(DLClassifier(**settings, refit=True).fit(X, y).predict_proba(X), refit.predict_proba(X))
 
 
+
+def test_dl_mixup_blends_pairs_of_samples_and_their_losses(tissue_data):
+    from srna_nb.models import _shuffled_batches_class
+
+    X = make_preprocessor().fit_transform(tissue_data.X).astype(np.float32)
+    encoded = np.unique(tissue_data.y, return_inverse=True)[1]
+    class_weights = np.linspace(0.5, 2.0, encoded.max() + 1).astype(np.float32)
+    batches = _shuffled_batches_class()(X, encoded, 32, 0, mixup=0.4, class_weights=class_weights)
+    inputs, labels, weights = batches[0]
+    rows = batches.order[:32]
+    assert inputs.shape == (64, X.shape[1]) and np.array_equal(inputs[:32], inputs[32:])
+    assert np.array_equal(labels[:32], encoded[rows])
+    # Each blend is share * own sample + (1 - share) * its partner; the two weights hold those shares.
+    share = weights[:32] / (2 * class_weights[labels[:32]])
+    partner_share = weights[32:] / (2 * class_weights[labels[32:]])
+    np.testing.assert_allclose(share + partner_share, 1, atol=1e-5)
+    assert np.all((share > 0) & (share < 1))
+    for i in range(5):
+        partner = (inputs[i] - share[i] * X[rows[i]]) / (1 - share[i])
+        nearest = np.argmin(np.abs(X[rows] - partner).max(axis=1))
+        np.testing.assert_allclose(X[rows[nearest]], partner, atol=1e-3)
+        assert encoded[rows[nearest]] == labels[32 + i]
+    settings = {"hidden_layers": (16,), "max_epochs": 30, "batch_size": 32, "random_state": 2}
+    mixed = DLClassifier(**settings, mixup=0.4).fit(X, tissue_data.y)
+    assert (mixed.predict(X) == tissue_data.y).mean() > 0.5
+    np.testing.assert_array_equal(DLClassifier(**settings, mixup=0.4).fit(X, tissue_data.y).predict_proba(X), mixed.predict_proba(X))
+    assert not np.array_equal(DLClassifier(**settings).fit(X, tissue_data.y).predict_proba(X), mixed.predict_proba(X))
+
 def test_preprocessing_steps():
     counts = np.array([[10, 30, 0, 60], [0, 0, 0, 0], [5, 5, 0, 0]], dtype=np.float32)
     rpm = LibrarySizeNormalizer().fit_transform(counts)
