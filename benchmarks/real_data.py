@@ -11,7 +11,7 @@ Rows (each skipped when its data is not in ../shared/data):
 - ``serum sex, GSE131695 -> GSE69579`` and the reverse (other study, other pipeline);
 - ``simulated tissue, 5 grouped folds`` (simulated data, so that nothing done for real data breaks it).
 
-Models: ``dl``, ``rf`` (200 trees) and ``linear`` as srna_nb builds them (features centred), and
+Models: ``dl``, ``rf`` (200 trees) and ``linear`` as srna_nb builds them (each sample quantile-normalized, then centred), and
 the floor every model must beat: plain scikit-learn on log2(RPM + 1) (``sk_lr`` logistic
 regression, ``sk_rf`` random forest of 100 trees). Variants measured once and not kept (z-scores,
 DL refit) are recorded in docs/design.md; add one to ``MODELS`` to compare it again. Columns: accuracy, balanced accuracy, macro-F1 (mean and sd over
