@@ -200,7 +200,6 @@ def test_dl_refit_trains_a_fresh_network_on_all_rows_for_the_chosen_epochs(tissu
     np.testing.assert_array_equal(DLClassifier(**settings, refit=True).fit(X, y).predict_proba(X), refit.predict_proba(X))
 
 
-
 def test_dl_mixup_blends_pairs_of_samples_and_their_losses(tissue_data):
     from srna_nb.models import _shuffled_batches_class
 
@@ -227,6 +226,7 @@ def test_dl_mixup_blends_pairs_of_samples_and_their_losses(tissue_data):
     assert (mixed.predict(X) == tissue_data.y).mean() > 0.5
     np.testing.assert_array_equal(DLClassifier(**settings, mixup=0.4).fit(X, tissue_data.y).predict_proba(X), mixed.predict_proba(X))
     assert not np.array_equal(DLClassifier(**settings).fit(X, tissue_data.y).predict_proba(X), mixed.predict_proba(X))
+
 
 def test_preprocessing_steps():
     counts = np.array([[10, 30, 0, 60], [0, 0, 0, 0], [5, 5, 0, 0]], dtype=np.float32)
