@@ -58,7 +58,12 @@ class DLClassifier(ClassifierMixin, BaseEstimator):
         Adam step size and minibatch size.
     max_epochs, patience
         Training stops when the validation loss has not improved for ``patience`` epochs;
-        the best weights are kept.
+        the best weights are kept. ``max_epochs`` caps training in every case.
+    min_steps
+        Optimizer steps (minibatches) trained before early stopping may end training, so that a
+        small training set, with few minibatches per epoch (188 samples make 2 at the default
+        batch size), is not stopped after a few dozen updates by a noisy validation loss. 0:
+        early stopping watches from the first epoch; measured in ``docs/design.md``.
     validation_share
         Share of the training samples held back (stratified) for early stopping.
     refit
@@ -103,6 +108,7 @@ class DLClassifier(ClassifierMixin, BaseEstimator):
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "patience": [Interval(Integral, 0, None, closed="left")],
+        "min_steps": [Interval(Integral, 0, None, closed="left")],
         "validation_share": [Interval(Real, 0, 1, closed="left")],
         "refit": ["boolean"],
         "class_weight": [StrOptions({"balanced"}), dict, None],
@@ -122,6 +128,7 @@ class DLClassifier(ClassifierMixin, BaseEstimator):
         batch_size: int = 128,
         max_epochs: int = 150,
         patience: int = 10,
+        min_steps: int = 0,
         validation_share: float = 0.1,
         refit: bool = False,
         class_weight: str | None = "balanced",
@@ -138,6 +145,7 @@ class DLClassifier(ClassifierMixin, BaseEstimator):
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.patience = patience
+        self.min_steps = min_steps
         self.validation_share = validation_share
         self.refit = refit
         self.class_weight = class_weight
@@ -149,8 +157,6 @@ class DLClassifier(ClassifierMixin, BaseEstimator):
         return _build_mlp(self, n_features, n_classes, "softmax", "sparse_categorical_crossentropy")
 
     def fit(self, X, y):
-        import keras
-
         validate_params(self)
         X, y = validate_data(self, X, y, dtype=np.float32)
         check_classification_targets(y)
@@ -168,7 +174,7 @@ class DLClassifier(ClassifierMixin, BaseEstimator):
             _warn_no_early_stopping(self, len(y))
         if len(validation):
             validation_data = (X[validation], encoded[validation])
-            stopping = keras.callbacks.EarlyStopping(monitor="val_loss", patience=self.patience, restore_best_weights=True)
+            stopping = _early_stopping(self, len(train))
         history = self._train(X[train], encoded[train], self.max_epochs, validation_data, [stopping] if stopping else [])
         self.n_epochs_ = len(history.epoch)
         self.best_epochs_ = stopping.best_epoch + 1 if stopping is not None else self.n_epochs_
@@ -274,6 +280,16 @@ class DLClassifier(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
         return tags
+
+
+def _early_stopping(estimator, n_train: int):
+    """Keras early stopping on the validation loss that first lets ``min_steps`` minibatches train."""
+    import keras
+
+    batches_per_epoch = -(-n_train // estimator.batch_size)
+    warmup_epochs = min(-(-estimator.min_steps // batches_per_epoch), estimator.max_epochs)
+    return keras.callbacks.EarlyStopping(monitor="val_loss", patience=estimator.patience, restore_best_weights=True,
+                                         start_from_epoch=max(warmup_epochs - 1, 0))
 
 
 def _warn_no_early_stopping(estimator, n_samples: int) -> None:
@@ -590,6 +606,7 @@ class DLRegressor(RegressorMixin, BaseEstimator):
         batch_size: int = 128,
         max_epochs: int = 150,
         patience: int = 10,
+        min_steps: int = 0,
         validation_share: float = 0.1,
         loss: str = "huber",
         random_state: int | np.random.Generator | np.random.RandomState | None = 0,
@@ -604,14 +621,13 @@ class DLRegressor(RegressorMixin, BaseEstimator):
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.patience = patience
+        self.min_steps = min_steps
         self.validation_share = validation_share
         self.loss = loss
         self.random_state = random_state
         self.verbose = verbose
 
     def fit(self, X, y):
-        import keras
-
         validate_params(self)
         X, y = validate_data(self, X, y, dtype=np.float32, y_numeric=True)
         if len(y) < 2:
@@ -630,7 +646,7 @@ class DLRegressor(RegressorMixin, BaseEstimator):
             train, validation = train_test_split(positions, test_size=n_validation, random_state=self._seed)
             train, validation = np.sort(train), np.sort(validation)
             validation_data = (X[validation], scaled[validation])
-            callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=self.patience, restore_best_weights=True)]
+            callbacks = [_early_stopping(self, len(train))]
         self.model_ = _build_mlp(self, X.shape[1], 1, None, self.loss)
         batches = _shuffled_batches_class()(X[train], scaled[train], self.batch_size, self._seed)
         history = self.model_.fit(batches, validation_data=validation_data, epochs=self.max_epochs, callbacks=callbacks,

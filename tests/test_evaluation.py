@@ -18,7 +18,7 @@ from sklearn.preprocessing import StandardScaler
 from srna_nb.atlas import Atlas
 from srna_nb.errors import SrnaParameterError
 from srna_nb.evaluation import evaluate, paper_style_summary, split_indices
-from srna_nb.models import DLClassifier, _validation_split, make_model
+from srna_nb.models import DLClassifier, DLRegressor, _validation_split, make_model
 from srna_nb.preprocessing import DetectionFilter, LibrarySizeNormalizer, Log2p, make_preprocessor
 from srna_nb.simulate import simulate_atlas
 from srna_nb.targets import prepare_target
@@ -198,6 +198,22 @@ def test_dl_refit_trains_a_fresh_network_on_all_rows_for_the_chosen_epochs(tissu
     assert int(refit.model_.optimizer.iterations) == refit.best_epochs_ * math.ceil(len(y) / 32)
     assert not np.array_equal(refit.predict_proba(X), plain.predict_proba(X))
     np.testing.assert_array_equal(DLClassifier(**settings, refit=True).fit(X, y).predict_proba(X), refit.predict_proba(X))
+
+
+def test_dl_min_steps_hold_early_stopping_back_and_max_epochs_still_caps(tissue_data):
+    X = make_preprocessor().fit_transform(tissue_data.X)[:120]
+    y = tissue_data.y[:120]
+    settings = {"hidden_layers": (8,), "patience": 0, "batch_size": 64, "learning_rate": 0.05, "random_state": 3}
+    eager = DLClassifier(**settings, max_epochs=60).fit(X, y)
+    # 108 training rows (12 held back) make 2 minibatches per epoch: 50 steps are 25 epochs.
+    held = DLClassifier(**settings, max_epochs=60, min_steps=50).fit(X, y)
+    assert eager.n_epochs_ < 25 <= held.n_epochs_ and held.best_epochs_ >= 25
+    assert int(held.model_.optimizer.iterations) == 2 * held.n_epochs_
+    capped = DLClassifier(**settings, max_epochs=10, min_steps=50).fit(X, y)
+    assert capped.n_epochs_ == 10 and 1 <= capped.best_epochs_ <= 10
+    ages = np.arange(120.0) % 17
+    eager, held = (DLRegressor(**settings, max_epochs=60, min_steps=steps).fit(X, ages) for steps in (0, 50))
+    assert eager.n_epochs_ < 25 <= held.n_epochs_
 
 
 def test_dl_mixup_blends_pairs_of_samples_and_their_losses(tissue_data):
