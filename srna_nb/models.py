@@ -275,6 +275,11 @@ class DLClassifier(ClassifierMixin, BaseEstimator):
                 path.write_bytes(state["model_"])
                 # compile=False: a model saved under one backend loads under another.
                 state["model_"] = keras.models.load_model(path, compile=False)
+        if "model_" in state:
+            # Saved before these parameters existed: the network was trained without them.
+            for name in ("mixup", "min_steps"):
+                if name in type(self)._parameter_constraints:
+                    state.setdefault(name, 0)
         self.__dict__.update(state)
 
     def __sklearn_tags__(self):

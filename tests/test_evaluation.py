@@ -204,7 +204,7 @@ def test_dl_min_steps_hold_early_stopping_back_and_max_epochs_still_caps(tissue_
     X = make_preprocessor().fit_transform(tissue_data.X)[:120]
     y = tissue_data.y[:120]
     settings = {"hidden_layers": (8,), "patience": 0, "batch_size": 64, "learning_rate": 0.05, "random_state": 3}
-    eager = DLClassifier(**settings, max_epochs=60).fit(X, y)
+    eager = DLClassifier(**settings, max_epochs=60, min_steps=0).fit(X, y)
     # 108 training rows (12 held back) make 2 minibatches per epoch: 50 steps are 25 epochs.
     held = DLClassifier(**settings, max_epochs=60, min_steps=50).fit(X, y)
     assert eager.n_epochs_ < 25 <= held.n_epochs_ and held.best_epochs_ >= 25
@@ -212,8 +212,15 @@ def test_dl_min_steps_hold_early_stopping_back_and_max_epochs_still_caps(tissue_
     capped = DLClassifier(**settings, max_epochs=10, min_steps=50).fit(X, y)
     assert capped.n_epochs_ == 10 and 1 <= capped.best_epochs_ <= 10
     ages = np.arange(120.0) % 17
-    eager, held = (DLRegressor(**settings, max_epochs=60, min_steps=steps).fit(X, ages) for steps in (0, 50))
-    assert eager.n_epochs_ < 25 <= held.n_epochs_
+    eager_regressor, held_regressor = (DLRegressor(**settings, max_epochs=60, min_steps=steps).fit(X, ages) for steps in (0, 50))
+    assert eager_regressor.n_epochs_ < 25 <= held_regressor.n_epochs_
+    # A network saved before mixup and min_steps existed was trained without them, and says so.
+    state = held.__getstate__()
+    del state["mixup"], state["min_steps"]
+    older = DLClassifier.__new__(DLClassifier)
+    older.__setstate__(state)
+    assert older.get_params()["mixup"] == 0 and older.get_params()["min_steps"] == 0
+    np.testing.assert_array_equal(older.predict_proba(X), held.predict_proba(X))
 
 
 def test_dl_mixup_blends_pairs_of_samples_and_their_losses(tissue_data):
