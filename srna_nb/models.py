@@ -155,7 +155,9 @@ class DLClassifier(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
 
     def _build(self, n_features: int, n_classes: int):
-        return _build_mlp(self, n_features, n_classes, "softmax", "sparse_categorical_crossentropy")
+        # Mixup trains on soft targets (see ShuffledBatches); without it the labels stay integers.
+        loss = "categorical_crossentropy" if self.mixup else "sparse_categorical_crossentropy"
+        return _build_mlp(self, n_features, n_classes, "softmax", loss)
 
     def fit(self, X, y):
         validate_params(self)
@@ -194,13 +196,15 @@ class DLClassifier(ClassifierMixin, BaseEstimator):
             weights = {int(c): float(w) for c, w in zip(present, given)}
         self.model_ = self._build(X.shape[1], len(self.classes_))
         if self.mixup:
-            # Blended samples carry their class weights as sample weights (see ShuffledBatches).
+            # Blended samples carry soft targets and their class weights as sample weights (see ShuffledBatches).
             per_class = np.ones(len(self.classes_), dtype=np.float32)
             for c, w in (weights or {}).items():
                 per_class[c] = w
             batches = _shuffled_batches_class()(X, encoded, self.batch_size, self._seed, mixup=self.mixup,
                                                 class_weights=per_class)
             weights = None
+            if validation_data is not None:
+                validation_data = (validation_data[0], np.eye(len(self.classes_), dtype=np.float32)[validation_data[1]])
         else:
             batches = _shuffled_batches_class()(X, encoded, self.batch_size, self._seed)
         return self.model_.fit(
@@ -388,6 +392,7 @@ def _shuffled_batches_class():
 
         def __init__(self, X: np.ndarray, y: np.ndarray, batch_size: int, seed: int, mixup: float = 0.0,
                      class_weights: np.ndarray | None = None):
+            """``class_weights``: one per class (its length is the number of classes); needed for mixup."""
             super().__init__()
             self.X, self.y, self.batch_size = X, y, batch_size
             self.mixup, self.class_weights = mixup, class_weights
@@ -404,18 +409,22 @@ def _shuffled_batches_class():
             return self._mixed(rows)
 
         def _mixed(self, rows: np.ndarray):
-            """Mixup with integer labels: each blend appears twice, once per label, weighted by its share.
+            """Mixup: blended samples with soft targets, one row per blend.
 
-            Cross-entropy against a blended one-hot target is the blend of the two labels'
-            cross-entropies, so the sparse loss and the class weights stay as they are. Weights
-            are doubled so that the loss keeps its scale against the L2 penalty.
+            The class-weighted loss of a blend, ``share * w1 * CE(y1) + (1 - share) * w2 * CE(y2)``,
+            equals ``Z * CE(t)`` with the soft target ``t = (share * w1 * e_y1 + (1 - share) * w2 * e_y2) / Z``
+            and the sample weight ``Z = share * w1 + (1 - share) * w2``: the loss of each label
+            weighted by its class, at the cost of one row (not one per label).
             """
             share = self.generator.beta(self.mixup, self.mixup, size=len(rows)).astype(np.float32)
             partner = rows[self.generator.permutation(len(rows))]
             blended = share[:, None] * self.X[rows] + (1 - share[:, None]) * self.X[partner]
-            weights = self.class_weights if self.class_weights is not None else np.ones(int(self.y.max()) + 1, np.float32)
-            sample_weights = 2 * np.concatenate([share * weights[self.y[rows]], (1 - share) * weights[self.y[partner]]])
-            return np.concatenate([blended, blended]), np.concatenate([self.y[rows], self.y[partner]]), sample_weights
+            own, other = share * self.class_weights[self.y[rows]], (1 - share) * self.class_weights[self.y[partner]]
+            targets = np.zeros((len(rows), len(self.class_weights)), dtype=np.float32)
+            np.add.at(targets, (np.arange(len(rows)), self.y[rows]), own)
+            np.add.at(targets, (np.arange(len(rows)), self.y[partner]), other)
+            sample_weights = own + other
+            return blended, targets / sample_weights[:, None], sample_weights
 
         def on_epoch_end(self) -> None:
             self.order = self.generator.permutation(len(self.y))

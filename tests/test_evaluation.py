@@ -230,20 +230,26 @@ def test_dl_mixup_blends_pairs_of_samples_and_their_losses(tissue_data):
     encoded = np.unique(tissue_data.y, return_inverse=True)[1]
     class_weights = np.linspace(0.5, 2.0, encoded.max() + 1).astype(np.float32)
     batches = _shuffled_batches_class()(X, encoded, 32, 0, mixup=0.4, class_weights=class_weights)
-    inputs, labels, weights = batches[0]
+    inputs, targets, weights = batches[0]
     rows = batches.order[:32]
-    assert inputs.shape == (64, X.shape[1]) and np.array_equal(inputs[:32], inputs[32:])
-    assert np.array_equal(labels[:32], encoded[rows])
-    # Each blend is share * own sample + (1 - share) * its partner; the two weights hold those shares.
-    share = weights[:32] / (2 * class_weights[labels[:32]])
-    partner_share = weights[32:] / (2 * class_weights[labels[32:]])
-    np.testing.assert_allclose(share + partner_share, 1, atol=1e-5)
-    assert np.all((share > 0) & (share < 1))
-    for i in range(5):
-        partner = (inputs[i] - share[i] * X[rows[i]]) / (1 - share[i])
-        nearest = np.argmin(np.abs(X[rows] - partner).max(axis=1))
-        np.testing.assert_allclose(X[rows[nearest]], partner, atol=1e-3)
-        assert encoded[rows[nearest]] == labels[32 + i]
+    assert inputs.shape == (32, X.shape[1]) and targets.shape == (32, len(class_weights))
+    np.testing.assert_allclose(targets.sum(axis=1), 1, atol=1e-5)
+    checked = 0
+    for i in np.flatnonzero((targets > 0).sum(axis=1) == 2)[:8]:
+        # A blend of two classes: weight * target holds each label's loss weight, its share times
+        # its class weight, and the input is share * own sample + (1 - share) * a minibatch partner.
+        own = encoded[rows[i]]
+        loss_shares = weights[i] * targets[i] / class_weights
+        share = loss_shares[own]
+        assert 0 < share < 1
+        partner_label = np.flatnonzero(targets[i])[np.flatnonzero(targets[i]) != own][0]
+        np.testing.assert_allclose(loss_shares[partner_label], 1 - share, atol=1e-5)
+        candidates = share * X[rows[i]] + (1 - share) * X[rows]
+        partner = np.argmin(np.abs(candidates - inputs[i]).max(axis=1))
+        np.testing.assert_allclose(candidates[partner], inputs[i], atol=1e-4)
+        assert encoded[rows[partner]] == partner_label
+        checked += 1
+    assert checked == 8
     settings = {"hidden_layers": (16,), "max_epochs": 30, "batch_size": 32, "random_state": 2}
     mixed = DLClassifier(**settings, mixup=0.4).fit(X, tissue_data.y)
     assert (mixed.predict(X) == tissue_data.y).mean() > 0.5
