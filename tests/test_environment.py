@@ -68,3 +68,31 @@ def test_keras_backend_defaults_to_jax_and_can_be_overridden():
     assert _backend_after_import(environment) == "jax"
     # A user's choice wins (numpy needs no extra install, so it stands in for torch/tensorflow).
     assert _backend_after_import({**environment, "KERAS_BACKEND": "numpy"}) == "numpy"
+
+
+_CACHED_FIT = """
+import os, sys, numpy as np, srna_nb
+from srna_nb.models import DLClassifier
+X = np.random.default_rng(0).normal(size=(60, 20)).astype(np.float32)
+proba = DLClassifier(hidden_layers=(8,), max_epochs=3, random_state=0).fit(X, np.arange(60) % 3).predict_proba(X)
+sys.stdout.write(os.environ.get("JAX_COMPILATION_CACHE_DIR", "none") + " " + proba.tobytes().hex())
+"""
+
+
+def _fit_in_subprocess(environment: dict) -> tuple[str, str]:
+    run = subprocess.run([sys.executable, "-c", _CACHED_FIT], env=environment, capture_output=True, text=True, check=True)
+    folder, proba = run.stdout.split()
+    return folder, proba
+
+
+def test_jax_compilation_cache_is_on_by_default_and_gives_the_same_fits(tmp_path):
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("JAX_", "SRNA_NB_JAX"))}
+    folder, uncached = _fit_in_subprocess({**base, "SRNA_NB_JAX_CACHE": "off"})
+    assert folder == "none"
+    # Default folder under XDG_CACHE_HOME; a cold and then a warm cache fit the same network bytes.
+    cold_folder, cold = _fit_in_subprocess({**base, "XDG_CACHE_HOME": str(tmp_path)})
+    assert cold_folder == str(tmp_path / "srna_nb" / "jax") and any((tmp_path / "srna_nb" / "jax").iterdir())
+    assert _fit_in_subprocess({**base, "XDG_CACHE_HOME": str(tmp_path)})[1] == cold == uncached
+    # A folder of the user's own (SRNA_NB_JAX_CACHE, or JAX's own variable) wins.
+    assert _fit_in_subprocess({**base, "SRNA_NB_JAX_CACHE": str(tmp_path / "mine")})[0] == str(tmp_path / "mine")
+    assert _fit_in_subprocess({**base, "JAX_COMPILATION_CACHE_DIR": str(tmp_path / "jax")})[0] == str(tmp_path / "jax")
