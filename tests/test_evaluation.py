@@ -242,7 +242,8 @@ def test_dl_mixup_blends_pairs_of_samples_and_their_losses(tissue_data):
         loss_shares = weights[i] * targets[i] / class_weights
         share = loss_shares[own]
         assert 0 < share < 1
-        partner_label = np.flatnonzero(targets[i])[np.flatnonzero(targets[i]) != own][0]
+        labels = np.flatnonzero(targets[i])
+        partner_label = labels[labels != own][0]
         np.testing.assert_allclose(loss_shares[partner_label], 1 - share, atol=1e-5)
         candidates = share * X[rows[i]] + (1 - share) * X[rows]
         partner = np.argmin(np.abs(candidates - inputs[i]).max(axis=1))
