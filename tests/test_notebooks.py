@@ -165,7 +165,7 @@ def test_expected_seconds_orders_first_runs_and_is_checked(tmp_path):
     (root / "parameters" / "profiles" / "e.yaml").write_text("runs:\n  - notebook: good\n    expected_seconds: soon\n")
     with pytest.raises(SrnaParameterError, match="expected_seconds must be a number of seconds, got 'soon'"):
         load_profile("e", root=root)
-    assert max(load_profile("default", root=CHECKOUT)[1], key=lambda run: run.expected_seconds).name == "06_numeric_target_age"
+    assert max(load_profile("default", root=CHECKOUT)[1], key=lambda run: run.expected_seconds).name == "04_augment_tissue"
 
 
 def test_init_writes_a_project_that_runs_from_its_own_folder(tmp_path, monkeypatch, capsys):
