@@ -3,7 +3,16 @@
 Each step learns what it needs (detected features, means, scales) in ``fit`` on training samples
 only, so that inside a :class:`~sklearn.pipeline.Pipeline` nothing from a test fold reaches
 training. :func:`make_preprocessor` composes the default chain: RPM, log2(x + 1), detection
-filter, centring.
+filter, (quantile normalization,) centring, and the fill of unmeasured values.
+
+**Unmeasured is not zero.** NaN marks an sRNA that a sample's matrix does not hold at all (its
+pipeline did not report it; several atlases trained together, :func:`srna_nb.atlas.concat_atlases`,
+or a new matrix that lacks a bundle's sRNA), as opposed to 0, an sRNA counted and not found.
+Every step passes NaN through and learns from the measured values only: library sizes sum what
+was measured, detection is the share among samples that measured the sRNA, quantile
+normalization ranks a sample's measured sRNAs and maps them onto the reference's quantiles. The
+last step (``fill``) sets NaN to 0, the training mean after centring, so that an unmeasured sRNA
+pulls no class either way: the same imputation in training and in prediction.
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ from numbers import Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
+from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import Interval
@@ -25,11 +35,12 @@ ROW_BLOCK = 4096
 
 
 class _Float32Output:
-    """Transformers that return float32 whatever comes in (half the memory), as their tags say."""
+    """Transformers that return float32 whatever comes in (half the memory) and pass NaN (unmeasured) through, as their tags say."""
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float32"]
+        tags.input_tags.allow_nan = True
         return tags
 
 
@@ -38,7 +49,8 @@ class LibrarySizeNormalizer(_Float32Output, OneToOneFeatureMixin, TransformerMix
 
     The denominator is the sample's total over all features of the input matrix, before any
     feature filtering, so that a sample's RPM values do not depend on which features another
-    fold's filter keeps. Stateless: ``fit`` learns only the number of features.
+    fold's filter keeps; unmeasured values (NaN) are left out of it and stay NaN. Stateless:
+    ``fit`` learns only the number of features.
     """
 
     _parameter_constraints: dict = {"scale": [Interval(Real, 0, None, closed="neither")]}
@@ -48,13 +60,13 @@ class LibrarySizeNormalizer(_Float32Output, OneToOneFeatureMixin, TransformerMix
 
     def fit(self, X, y=None):
         validate_params(self)
-        validate_data(self, X, dtype=np.float32, reset=True)
+        validate_data(self, X, dtype=np.float32, reset=True, ensure_all_finite="allow-nan")
         return self
 
     def transform(self, X):
         check_is_fitted(self, "n_features_in_")
-        X = validate_data(self, X, dtype=np.float32, reset=False)
-        totals = X.sum(axis=1, keepdims=True, dtype=np.float64)
+        X = validate_data(self, X, dtype=np.float32, reset=False, ensure_all_finite="allow-nan")
+        totals = np.nansum(X, axis=1, keepdims=True, dtype=np.float64)
         totals[totals == 0] = 1.0  # an empty library stays all zeros instead of dividing by zero
         factors = self.scale / totals
         # Row blocks: the float64 product exists for one block at a time, not for the whole matrix.
@@ -75,18 +87,21 @@ class Log2p(_Float32Output, OneToOneFeatureMixin, TransformerMixin, BaseEstimato
 
     def fit(self, X, y=None):
         validate_params(self)
-        validate_data(self, X, dtype=np.float32, reset=True)
+        validate_data(self, X, dtype=np.float32, reset=True, ensure_all_finite="allow-nan")
         return self
 
     def transform(self, X):
         check_is_fitted(self, "n_features_in_")
-        X = validate_data(self, X, dtype=np.float32, reset=False)
+        X = validate_data(self, X, dtype=np.float32, reset=False, ensure_all_finite="allow-nan")
         out = X + np.float32(self.pseudocount)
         return np.log2(out, out=out)  # in place: one new matrix, not two
 
 
 class DetectionFilter(_Float32Output, TransformerMixin, BaseEstimator):
     """Keep features expressed (value above ``threshold``) in at least ``min_share`` of training samples.
+
+    The share counts the samples that measured the feature (NaN: unmeasured, see the module
+    docstring); a feature no training sample measured is dropped.
 
     Attributes
     ----------
@@ -102,8 +117,9 @@ class DetectionFilter(_Float32Output, TransformerMixin, BaseEstimator):
 
     def fit(self, X, y=None):
         validate_params(self)
-        X = validate_data(self, X, dtype=np.float32, reset=True)
-        self.detection_share_ = (X > self.threshold).mean(axis=0)
+        X = validate_data(self, X, dtype=np.float32, reset=True, ensure_all_finite="allow-nan")
+        measured = (~np.isnan(X)).sum(axis=0)
+        self.detection_share_ = (X > self.threshold).sum(axis=0) / np.maximum(measured, 1)
         self.support_ = self.detection_share_ >= self.min_share
         if not self.support_.any():
             raise SrnaParameterError(
@@ -113,7 +129,7 @@ class DetectionFilter(_Float32Output, TransformerMixin, BaseEstimator):
 
     def transform(self, X):
         check_is_fitted(self, "support_")
-        X = validate_data(self, X, dtype=np.float32, reset=False)
+        X = validate_data(self, X, dtype=np.float32, reset=False, ensure_all_finite="allow-nan")
         return X[:, self.support_]
 
     def get_feature_names_out(self, input_features=None):
@@ -130,6 +146,12 @@ class QuantileNormalizer(_Float32Output, OneToOneFeatureMixin, TransformerMixin,
     pipeline that compresses or stretches the whole distribution of a sample changes nothing.
     Ties (e.g. undetected sRNAs) get the reference's mean over their rank positions.
 
+    A sample with unmeasured values (NaN) is ranked among its measured sRNAs, and its ``m``
+    measured values take the reference's quantiles: rank interval ``[low, high)`` of ``m`` becomes
+    ``[low n / m, high n / m)`` of the reference's ``n`` positions (the usual treatment of missing
+    values in quantile normalization); NaN stays NaN. In ``fit``, such a sample's sorted values
+    are resampled onto ``n`` positions before averaging. Without NaN both are the plain method.
+
     Attributes
     ----------
     reference_ : ndarray of shape (n_features_in_,)
@@ -140,21 +162,54 @@ class QuantileNormalizer(_Float32Output, OneToOneFeatureMixin, TransformerMixin,
 
     def fit(self, X, y=None):
         validate_params(self)
-        X = validate_data(self, X, dtype=np.float32, reset=True)
-        self.reference_ = np.sort(X, axis=1).mean(axis=0, dtype=np.float64)
+        X = validate_data(self, X, dtype=np.float32, reset=True, ensure_all_finite="allow-nan")
+        missing = np.isnan(X)
+        complete = ~missing.any(axis=1)
+        n = X.shape[1]
+        total = np.sort(X[complete], axis=1).sum(axis=0, dtype=np.float64)
+        positions = (np.arange(n) + 0.5) / n
+        for row in np.flatnonzero(~complete):
+            values = np.sort(X[row, ~missing[row]]).astype(np.float64)
+            if len(values) == 0:
+                raise SrnaParameterError(f"QuantileNormalizer: training sample {row} has no measured value")
+            # The sample's quantile function at the reference's n positions.
+            total += np.interp(positions, (np.arange(len(values)) + 0.5) / len(values), values)
+        self.reference_ = total / X.shape[0]
         return self
 
     def transform(self, X):
         from scipy.stats import rankdata
 
         check_is_fitted(self, "reference_")
-        X = validate_data(self, X, dtype=np.float32, reset=False)
+        X = validate_data(self, X, dtype=np.float32, reset=False, ensure_all_finite="allow-nan")
         # Average ranks, then the mean of the reference over each tie's positions: the cumulative
         # sum gives that mean exactly (interpolation at the average rank would not, for a convex reference).
-        low = rankdata(X, axis=1, method="min") - 1
-        high = rankdata(X, axis=1, method="max")
         cumulative = np.concatenate([[0.0], np.cumsum(self.reference_)])
-        return ((cumulative[high] - cumulative[low]) / (high - low)).astype(np.float32)
+        missing = np.isnan(X)
+        complete = ~missing.any(axis=1)
+        out = np.full(X.shape, np.nan, dtype=np.float32)
+        if complete.any():
+            low = rankdata(X[complete], axis=1, method="min") - 1
+            high = rankdata(X[complete], axis=1, method="max")
+            out[complete] = (cumulative[high] - cumulative[low]) / (high - low)
+        n = X.shape[1]
+        for row in np.flatnonzero(~complete):
+            measured = ~missing[row]
+            values = X[row, measured]
+            if len(values) == 0:
+                continue
+            scale = n / len(values)
+            low = (rankdata(values, method="min") - 1) * scale
+            high = rankdata(values, method="max") * scale
+            out[row, measured] = (_cumulative_at(cumulative, self.reference_, high)
+                                  - _cumulative_at(cumulative, self.reference_, low)) / (high - low)
+        return out
+
+
+def _cumulative_at(cumulative: np.ndarray, reference: np.ndarray, position: np.ndarray) -> np.ndarray:
+    """The reference's cumulative sum at fractional positions (each position's value spread evenly over its unit)."""
+    whole = np.minimum(np.floor(position).astype(np.intp), len(reference) - 1)
+    return cumulative[whole] + (position - whole) * reference[whole]
 
 
 #: What each ``input_scale`` means for the preprocessing chain.
@@ -227,4 +282,6 @@ def make_preprocessor(input_scale: str = "counts", min_share: float = 0.01, scal
     # In place: its input is always the detection filter's output, a fresh array, so a copy
     # would only add one more matrix to the peak.
     steps.append(("scale", StandardScaler(copy=False, with_std=scaling == "standard")))
+    # Unmeasured (NaN) becomes the training mean, 0 after centring: see the module docstring.
+    steps.append(("fill", SimpleImputer(strategy="constant", fill_value=0.0, keep_empty_features=True, copy=False)))
     return Pipeline(steps)

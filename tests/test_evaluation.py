@@ -19,7 +19,7 @@ from srna_nb.atlas import Atlas
 from srna_nb.errors import SrnaParameterError
 from srna_nb.evaluation import evaluate, paper_style_summary, split_indices
 from srna_nb.models import DLClassifier, DLRegressor, _validation_split, make_model
-from srna_nb.preprocessing import DetectionFilter, LibrarySizeNormalizer, Log2p, make_preprocessor
+from srna_nb.preprocessing import DetectionFilter, LibrarySizeNormalizer, Log2p, QuantileNormalizer, make_preprocessor
 from srna_nb.simulate import simulate_atlas
 from srna_nb.targets import prepare_target
 
@@ -266,8 +266,8 @@ def test_preprocessing_steps():
     np.testing.assert_allclose(Log2p().fit_transform(np.array([[0, 1, 3]])), [[0, 1, 2]])
     detected = DetectionFilter(min_share=0.5).fit(counts)
     assert list(detected.support_) == [True, True, False, False]
-    assert [name for name, _ in make_preprocessor("log2_rpm").steps] == ["detected", "scale"]
-    assert [name for name, _ in make_preprocessor("rpm").steps] == ["log2", "detected", "scale"]
+    assert [name for name, _ in make_preprocessor("log2_rpm").steps] == ["detected", "scale", "fill"]
+    assert [name for name, _ in make_preprocessor("rpm").steps] == ["log2", "detected", "scale", "fill"]
     # The scaler standardizes in place (memory); the caller's matrix must never change.
     for input_scale in ("counts", "rpm", "log2_rpm"):
         values = np.abs(np.random.default_rng(1).normal(size=(20, 4))).astype(np.float32)
@@ -276,6 +276,36 @@ def test_preprocessing_steps():
         preprocessor.transform(values)
         preprocessor.fit_transform(values)
         np.testing.assert_array_equal(values, before)
+
+
+def test_unmeasured_values_are_learnt_around_and_filled_with_the_training_mean():
+    rng = np.random.default_rng(3)
+    counts = rng.poisson(50, size=(12, 6)).astype(np.float32)
+    # Library sizes and detection use the measured values only.
+    gapped = counts.copy()
+    gapped[0, 5] = np.nan
+    rpm = LibrarySizeNormalizer().fit_transform(gapped)
+    np.testing.assert_allclose(rpm[0, :5], counts[0, :5] / counts[0, :5].sum() * 1e6, rtol=1e-5)
+    assert np.isnan(rpm[0, 5])
+    sparse = np.array([[1, 0], [np.nan, 0], [np.nan, 1], [np.nan, 0]], dtype=np.float32)
+    assert list(DetectionFilter(min_share=0.9).fit(sparse).support_) == [True, False]
+    # Quantile normalization: a sample missing one sRNA keeps its measured sRNAs' order, and
+    # without NaN the method is the plain one (the mean of the sorted samples).
+    values = np.log2(counts + 1)
+    plain = QuantileNormalizer().fit(values)
+    np.testing.assert_allclose(plain.reference_, np.sort(values, axis=1).mean(axis=0), rtol=1e-6)
+    holed = values.copy()
+    holed[0, 2] = np.nan
+    out = QuantileNormalizer().fit(holed).transform(holed)
+    assert np.isnan(out[0, 2]) and not np.isnan(np.delete(out, 2, axis=1)).any()
+    measured = np.delete(holed[0], 2)
+    np.testing.assert_array_equal(np.argsort(np.delete(out[0], 2)), np.argsort(measured))
+    # The chain fills unmeasured values last, with 0: the training mean after centring.
+    for scaling in ("center", "quantile"):
+        preprocessor = make_preprocessor("counts", min_share=0.0, scaling=scaling).fit(gapped)
+        Z = preprocessor.transform(gapped)
+        assert not np.isnan(Z).any() and Z[0, 5] == 0.0
+        np.testing.assert_allclose(Z[1:, 5].mean(), 0.0, atol=1e-5)
 
 
 # -- clear errors ---------------------------------------------------------------------------------
@@ -348,4 +378,4 @@ def test_quantile_normalization_keeps_only_within_sample_order():
     tied = normalizer.transform(np.array([[0.0] * 4 + list(range(1, 9))], dtype=np.float32))
     np.testing.assert_allclose(tied[0, :4], normalizer.reference_[:4].mean(), rtol=1e-6)
     pipeline = make_model("linear", {"scaling": "quantile"})
-    assert [name for name, _ in pipeline[0].steps][-2:] == ["quantiles", "scale"]
+    assert [name for name, _ in pipeline[0].steps][-3:] == ["quantiles", "scale", "fill"]

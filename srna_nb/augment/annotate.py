@@ -42,6 +42,7 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
+from sklearn.pipeline import Pipeline
 
 from srna_nb.atlas import Atlas
 from srna_nb.calibration import PROBABILITY_FLOOR, set_members
@@ -167,9 +168,16 @@ def model_inputs(bundle, X: np.ndarray, overlap: FeatureOverlap) -> np.ndarray:
     ``mean`` imputation sets a missing feature to its training mean at the classifier's input
     (0 after centring or standardization), so it pulls no class either way; ``zero`` leaves it "not detected".
     """
+    preprocess = bundle.pipeline[0]
+    fills = isinstance(preprocess, Pipeline) and "fill" in preprocess.named_steps
+    if fills and overlap.imputation == "mean" and overlap.missing:
+        # The preprocessor passes unmeasured (NaN) sRNAs through its steps and fills them last.
+        missing = set(overlap.missing)
+        X = np.array(X, dtype=np.float32)
+        X[:, [position for position, feature in enumerate(bundle.features) if feature in missing]] = np.nan
     Z = np.array(bundle.pipeline[:-1].transform(X), dtype=np.float32)
-    if overlap.imputation == "mean" and overlap.missing:
-        preprocess = bundle.pipeline[0]
+    if overlap.imputation == "mean" and overlap.missing and not fills:
+        # Bundles saved before the fill step: zero the missing columns at the classifier's input.
         if preprocess.steps[-1][0] != "scale":
             raise SrnaInputError("mean imputation needs a centring preprocessor (its last step named scale)")
         kept = np.flatnonzero(preprocess.named_steps["detected"].support_)
