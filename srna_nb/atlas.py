@@ -234,15 +234,18 @@ def _positions(selector, index: pd.Index, what: str) -> np.ndarray:
     return positions
 
 
-def concat_atlases(atlases: dict[str, "Atlas"], study_column: str = "study") -> "Atlas":
-    """Samples of several atlases in one, on the features all of them hold.
+def concat_atlases(atlases: dict[str, "Atlas"], study_column: str = "study", min_share: float = 1.0) -> "Atlas":
+    """Samples of several atlases in one feature space.
 
-    Features are matched by what they count (:func:`srna_nb.names.feature_matrix`): the first
-    atlas' features are the targets, and another atlas' rows add into them (a merged feature
-    ``a/b`` of the first atlas is the sum of another's ``a`` and ``b``). Only features fully
-    present in every atlas are kept. All atlases must hold the same kind of values. The samples
-    get ``atlas`` (the dictionary key) and ``study_column`` (``<atlas>:<study>``) columns; sample
-    ids are prefixed with the atlas name where two atlases share one.
+    Features are matched by what they count (:func:`srna_nb.names.feature_matrix`): an atlas' rows
+    add into the feature they belong to (a merged feature ``a/b`` is the sum of another atlas'
+    ``a`` and ``b``; old and new names of one miRNA meet). The features are those of the first
+    atlas followed by those only later atlases hold; a feature is kept when it is fully present
+    in at least ``min_share`` of the atlases, and is NaN (unmeasured, not zero) in the others.
+    Atlases holding different kinds of values are all converted to RPM (counts over each
+    atlas' whole library). The samples get ``atlas`` (the dictionary key) and ``study_column``
+    (``<atlas>:<study>``) columns; sample ids are prefixed with the atlas name where two atlases
+    share one.
 
     Parameters
     ----------
@@ -250,19 +253,42 @@ def concat_atlases(atlases: dict[str, "Atlas"], study_column: str = "study") -> 
         Name -> Atlas, e.g. ``{"microrna_atlas": a, "tissue_atlas2": b}``.
     study_column
         Column of the result naming each sample's study, made unique across atlases.
+    min_share
+        Share of the atlases that must hold a feature for it to be kept: 1.0 (default) keeps
+        the features every atlas holds, so the result has no missing values; 0.5 keeps those
+        of at least half of them.
     """
     from srna_nb.names import feature_matrix
+    from srna_nb.preprocessing import to_linear
 
+    if not atlases:
+        raise SrnaInputError("no atlases to concatenate")
+    if not 0.0 < min_share <= 1.0:
+        raise SrnaInputError(f"min_share must be in (0, 1], got {min_share!r}")
     names = list(atlases)
     kinds = {atlas.value_kind for atlas in atlases.values()}
-    if len(kinds) != 1:
-        raise SrnaInputError(f"atlases hold different kinds of values ({', '.join(sorted(kinds))}); load them alike")
+    value_kind = kinds.pop() if len(kinds) == 1 else "rpm"
+    # The feature space: the first atlas' features, then what later atlases add.
     targets = list(map(str, atlases[names[0]].feature_names))
-    blocks, complete = [], np.ones(len(targets), dtype=bool)
+    feature_rows = [atlases[names[0]].features]
+    for atlas in list(atlases.values())[1:]:
+        available = list(map(str, atlas.feature_names))
+        weights, _ = feature_matrix(targets, available)
+        new = np.flatnonzero(np.asarray(weights.sum(axis=1)).ravel() == 0)
+        targets += [available[i] for i in new]
+        feature_rows.append(atlas.features.iloc[new])
+    features = pd.concat(feature_rows)
+    features = features.loc[:, [c for c in features.columns if features[c].notna().any()]]
+    blocks, present = [], []
     for atlas in atlases.values():
         weights, coverage = feature_matrix(targets, list(map(str, atlas.feature_names)))
-        complete &= coverage == 1.0
-        blocks.append(np.asarray(atlas.counts.astype(np.float64) @ weights))
+        values = atlas.counts if value_kind == atlas.value_kind else to_linear(atlas.counts, atlas.value_kind, to_rpm=True)
+        block = np.asarray(np.asarray(values, dtype=np.float64) @ weights)
+        block[:, coverage < 1.0] = np.nan
+        blocks.append(block)
+        present.append(coverage == 1.0)
+    share = np.mean(present, axis=0)
+    keep = share >= min_share - 1e-9
     sheets = []
     for name, atlas in atlases.items():
         sheet = atlas.samples.copy()
@@ -272,14 +298,16 @@ def concat_atlases(atlases: dict[str, "Atlas"], study_column: str = "study") -> 
     samples = pd.concat(sheets)
     if samples.index.duplicated().any():
         samples.index = pd.Index([f"{sheet['atlas'].iat[0]}:{i}" for sheet in sheets for i in sheet.index], name="sample_id")
-    first = atlases[names[0]]
     return Atlas(
-        counts=np.vstack(blocks)[:, complete].astype(np.float32),
+        counts=np.vstack(blocks)[:, keep].astype(np.float32),
         samples=samples,
-        features=first.features.iloc[np.flatnonzero(complete)],
-        value_kind=kinds.pop(),
+        features=features.iloc[np.flatnonzero(keep)],
+        value_kind=value_kind,
         study_column=study_column,
         source=" + ".join(names),
         provenance={"atlases": {name: atlas.source for name, atlas in atlases.items()},
-                    "features": f"{int(complete.sum())} of {len(targets)} features of {names[0]} are in every atlas"},
+                    "features": f"{int(keep.sum())} of {len(targets)} features are in at least {min_share:.0%} "
+                                f"of the atlases ({int((share == 1.0).sum())} in every one)",
+                    "value_kind": value_kind if len(set(a.value_kind for a in atlases.values())) == 1
+                    else f"converted to rpm from {', '.join(sorted(set(a.value_kind for a in atlases.values())))}"},
     )

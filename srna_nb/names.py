@@ -63,6 +63,9 @@ RNA_CLASS_PATTERNS = (
 )
 _RNA_CLASSES = [(rna_class, re.compile(f"^(?:{pattern})", re.IGNORECASE)) for rna_class, pattern in RNA_CLASS_PATTERNS]
 _COPY_SUFFIX = re.compile(r"\(\d+\)$")
+#: Tags some pipelines append to say which processing enzyme a read supports (GSE69579:
+#: ``hsa-miR-320-RNASEN``, ``hsa-miR-451-DICER1``); the miRNA is the name before the tag.
+_ENZYME_TAG = re.compile(r"-(?:RNASEN|DROSHA|DICER1?|DGCR8)$", re.IGNORECASE)
 _MIRNA = re.compile(r"^(?:[a-z]{3}-)?(?:mir|let|lin)-", re.IGNORECASE)
 _ACCESSION = re.compile(r"MIMAT\d{7}")
 
@@ -131,8 +134,8 @@ def _lookup(name: str, index: _Index) -> str | None:
 
 
 def _variants(name: str) -> list[str]:
-    """Spellings to try for one name: as given, without a copy suffix, with the hsa- prefix."""
-    stripped = _COPY_SUFFIX.sub("", name)
+    """Spellings to try for one name: as given, without a copy suffix or enzyme tag, with the hsa- prefix."""
+    stripped = _ENZYME_TAG.sub("", _COPY_SUFFIX.sub("", name))
     variants = [name, stripped]
     if not re.match(r"^[a-z]{3,4}-(?:mir|let|lin)-", stripped, re.IGNORECASE):  # no species prefix
         variants.append("hsa-" + stripped)

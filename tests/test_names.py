@@ -27,6 +27,14 @@ def test_old_and_new_names_of_one_mirna_agree():
     assert mapped["hsa-let-7a(3)"] == ("hsa-let-7a-5p", "renamed")  # copy-number suffix
 
 
+def test_enzyme_tags_of_old_pipelines_are_not_part_of_the_name():
+    mapped = _mapped("hsa-miR-320-RNASEN", "hsa-miR-451-DICER1", "hsa-miR-21-DROSHA", "hsa-miR-99999-RNASEN")
+    assert mapped["hsa-miR-320-RNASEN"] == ("hsa-miR-320a-3p", "renamed")
+    assert mapped["hsa-miR-451-DICER1"] == ("hsa-miR-451a", "renamed")
+    assert mapped["hsa-miR-21-DROSHA"] == ("hsa-miR-21-5p", "renamed")
+    assert mapped["hsa-miR-99999-RNASEN"] == ("hsa-miR-99999-RNASEN", "unknown")  # kept as given
+
+
 def test_star_strands_and_merged_rows():
     mapped = _mapped("hsa-let-7a*", "hsa-let-7a*(2)", "hsa-let-7a-2*", "hsa-miR-192-5p/215-5p", "hsa-let-7a-5p/7c-5p")
     assert mapped["hsa-let-7a*"][0] == mapped["hsa-let-7a*(2)"][0] == "hsa-let-7a-3p"

@@ -13,7 +13,7 @@ fitted on the other folds only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -70,7 +70,11 @@ def train_bundle(
         Model name (``dl``, ``rf``, ``linear``) and hyperparameters.
     protocol
         Cross-fitting for calibration, novelty thresholds and the held-out metrics of the
-        summary: ``grouped`` (whole studies held out, as new data will be) by default.
+        summary: ``grouped`` (whole studies held out, as new data will be) by default;
+        ``leave_one_atlas_out`` holds out each atlas of a :func:`~srna_nb.atlas.concat_atlases`
+        result in turn (its ``atlas`` column), so that confidence is set on another pipeline's
+        data. Samples of a class their fold's model never saw (a class only the held-out atlas
+        has) count in the held-out metrics but not in calibration or thresholds.
     conflict_protocol
         Cross-fitting for the annotations of the training samples themselves (conflict
         candidates): ``stratified`` by default, because a mislabel sits in a study whose other
@@ -104,16 +108,20 @@ def train_bundle(
                                     unknown_rate=unknown_rate, min_share=min_share, imputation=imputation,
                                     min_coverage=min_coverage, novelty=novelty, seed=seed)
     data = selection.prepare(atlas)
+    studies = int(len(set(data.groups))) if data.groups is not None else None
+    if protocol == LEAVE_ONE_ATLAS_OUT:
+        data = _atlas_groups(atlas, data)
     pipeline = make_model(model, params, input_scale=atlas.value_kind, min_share=min_share, seed=seed)
     classes = sorted(set(data.y))
     truth = np.searchsorted(classes, data.y)
     novelty = default_novelty() if novelty is None else novelty
     components = novelty.components_
     held_out = _cross_fit(data, pipeline, novelty, protocol, n_splits, seed, progress)
-    calibrator = TemperatureScaler().fit(held_out.raw, truth)
-    sets = set_threshold(held_out.calibrated, truth, coverage)
+    learnt = held_out.learnt
+    calibrator = TemperatureScaler().fit(held_out.raw[learnt], truth[learnt])
+    sets = set_threshold(held_out.calibrated[learnt], truth[learnt], coverage)
     # Each score flags its share of held-out samples; together about unknown_rate of them.
-    thresholds = np.quantile(held_out.novelty, 1 - unknown_rate / len(components), axis=0)
+    thresholds = np.quantile(held_out.novelty[learnt], 1 - unknown_rate / len(components), axis=0)
     within = held_out if conflict_protocol == protocol else _cross_fit(data, pipeline, novelty, conflict_protocol, n_splits, seed, progress)
 
     class_groups = _class_groups(atlas, data) if target == "tissue" else None
@@ -133,7 +141,7 @@ def train_bundle(
     ], ignore_index=True)
     summary = HeldOutSummary(
         data=atlas.source + (" (simulated)" if atlas.simulated else ""),
-        training_samples=int(len(data.y)), studies=int(len(set(data.groups))) if data.groups is not None else None,
+        training_samples=int(len(data.y)), studies=studies,
         class_sizes={str(k): int(v) for k, v in pd.Series(data.y).value_counts().items()},
         cross_fitting=f"{protocol} {n_splits} folds (calibration, thresholds, held-out metrics); "
                       f"{conflict_protocol} {n_splits} folds (conflicts)",
@@ -160,6 +168,22 @@ class CrossFit:
     calibrated: np.ndarray
     novelty: np.ndarray
     fold: np.ndarray
+    #: True where the sample's class was among its fold's training classes.
+    learnt: np.ndarray
+
+
+#: The cross-fitting that holds out whole atlases of a :func:`~srna_nb.atlas.concat_atlases` result.
+LEAVE_ONE_ATLAS_OUT = "leave_one_atlas_out"
+
+
+def _atlas_groups(atlas: Atlas, data):
+    """``data`` grouped by atlas instead of study, for the leave-one-atlas-out cross-fitting."""
+    if "atlas" not in atlas.samples.columns:
+        raise SrnaParameterError(f"protocol {LEAVE_ONE_ATLAS_OUT!r} needs an 'atlas' column (concat_atlases adds one)")
+    groups = atlas.labels("atlas").loc[data.sample_ids].to_numpy(dtype=object)
+    if len(set(groups)) < 2:
+        raise SrnaParameterError(f"protocol {LEAVE_ONE_ATLAS_OUT!r} needs samples of at least 2 atlases, got {len(set(groups))}")
+    return replace(data, groups=groups)
 
 
 def default_novelty() -> NoveltyScorer:
@@ -170,16 +194,20 @@ def default_novelty() -> NoveltyScorer:
 
 def _cross_fit(data, pipeline, novelty, protocol: str, n_splits: int, seed: int, progress: bool) -> CrossFit:
     name = "model"
+    if protocol == LEAVE_ONE_ATLAS_OUT:
+        protocol = "leave_one_study_out"  # data.groups are atlases (_atlas_groups)
     result = evaluate(data, {name: pipeline}, [protocol], n_splits=n_splits, seed=seed, keep_models=True, progress=progress)
     classes = np.asarray(result.classes, dtype=object)
     truth = np.searchsorted(result.classes, data.y)
     raw = np.zeros((len(data.y), len(classes)))
     scores = np.zeros((len(data.y), len(novelty.components_)))
     fold_of = np.zeros(len(data.y), dtype=int)
+    learnt = np.ones(len(data.y), dtype=bool)
     folds = split_indices(data, protocol, n_splits, seed)  # the folds evaluate() used: same data, protocol and seed
     for fold, (train, test) in enumerate(folds):
         raw[test] = result.probabilities[(result.predictions["fold"] == fold).to_numpy()]
         fold_of[test] = fold
+        learnt[test] = np.isin(data.y[test], data.y[train])
         fitted = result.fitted.pop((name, protocol, fold))
         scorer = clone(novelty).fit(fitted[:-1].transform(data.X[train]), data.y[train])
         scores[test] = scorer.score_samples(fitted[:-1].transform(data.X[test]), classes[np.argmax(raw[test], axis=1)])
@@ -187,8 +215,8 @@ def _cross_fit(data, pipeline, novelty, protocol: str, n_splits: int, seed: int,
     for fold in range(len(folds)):
         # Each fold's probabilities are calibrated with a temperature fitted on the other folds only.
         mine = fold_of == fold
-        calibrated[mine] = TemperatureScaler().fit(raw[~mine], truth[~mine]).transform(raw[mine])
-    return CrossFit(raw, calibrated, scores, fold_of)
+        calibrated[mine] = TemperatureScaler().fit(raw[~mine & learnt], truth[~mine & learnt]).transform(raw[mine])
+    return CrossFit(raw, calibrated, scores, fold_of, learnt)
 
 
 def _held_out_metrics(table: pd.DataFrame, y: np.ndarray, held_out: CrossFit, truth: np.ndarray) -> dict:
