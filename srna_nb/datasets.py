@@ -14,7 +14,7 @@ from srna_nb.logs import logger
 from srna_nb.simulate import SimulationTruth, simulate_atlas
 
 __all__ = [
-    "DATA_SOURCES", "load_dataset", "load_lgrc_lung", "load_sources", "load_microrna_atlas", "load_serum_geo", "load_tissue_atlas2",
+    "DATA_SOURCES", "load_dataset", "load_lgrc_lung", "load_sample_type_atlases", "load_sources", "load_microrna_atlas", "load_serum_geo", "load_tissue_atlas2",
     "simulate_atlas", "SimulationTruth",
 ]
 
@@ -129,6 +129,44 @@ def load_serum_geo(directory: str | Path, study: str) -> Atlas:
     sheet.insert(0, "study", study)
     sheet.index.name = "sample_id"
     return load_atlas(directory / f"{study}.csv.gz", sheet, study_column="study", join="inner", value_kind="counts")
+
+
+def load_sample_type_atlases(data_dir: str | Path, table=None) -> dict[str, Atlas]:
+    """Every public atlas under ``data_dir`` that has tissue or biofluid labels, with a ``sample_type`` column.
+
+    ``data_dir`` is a folder such as ``../shared/data`` holding any of ``microrna_atlas/``
+    (its tissue samples), ``mirna_tissue_atlas2/``, ``lgrc_lung/`` and ``serum_geo/`` (each of
+    its two studies is an atlas: its own pipeline). ``sample_type`` comes from the mapping table
+    (:func:`srna_nb.vocabulary.sample_types`; default the shipped table); samples it does not
+    name (cell lines, sorted cells) are left out. Atlases whose folder is absent are skipped.
+    """
+    from srna_nb.vocabulary import sample_types
+
+    data_dir = Path(data_dir)
+    loaders = {
+        "microrna_atlas": lambda d: _tissue_only(load_microrna_atlas(d)),
+        "mirna_tissue_atlas2": load_tissue_atlas2,
+        "lgrc_lung": load_lgrc_lung,
+    }
+    atlases: dict[str, Atlas] = {}
+    for name, load in loaders.items():
+        if (data_dir / name).is_dir():
+            atlases[name] = load(data_dir / name)
+    if (data_dir / "serum_geo").is_dir():
+        for study in SERUM_STUDIES:
+            atlases[study] = load_serum_geo(data_dir / "serum_geo", study)
+    labelled = {}
+    for name, atlas in atlases.items():
+        atlas.samples["sample_type"] = sample_types(atlas.samples, "serum_geo" if name in SERUM_STUDIES else name, table)
+        kept = atlas.samples["sample_type"].notna().to_numpy()
+        labelled[name] = atlas if kept.all() else atlas.subset(samples=kept)
+    if not labelled:
+        raise SrnaInputError(f"{data_dir}: none of microrna_atlas, mirna_tissue_atlas2, lgrc_lung, serum_geo is here")
+    return labelled
+
+
+def _tissue_only(atlas: Atlas) -> Atlas:
+    return atlas.subset(samples=(atlas.samples["sample_category"] == "tissue").to_numpy())
 
 
 def load_sources(specs: dict[str, dict]) -> dict[str, Atlas]:

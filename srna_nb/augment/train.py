@@ -108,7 +108,8 @@ def train_bundle(
                                     unknown_rate=unknown_rate, min_share=min_share, imputation=imputation,
                                     min_coverage=min_coverage, novelty=novelty, seed=seed)
     data = selection.prepare(atlas)
-    studies = int(len(set(data.groups))) if data.groups is not None else None
+    study_of = data.groups
+    studies = int(len(set(study_of))) if study_of is not None else None
     if protocol == LEAVE_ONE_ATLAS_OUT:
         data = _atlas_groups(atlas, data)
     pipeline = make_model(model, params, input_scale=atlas.value_kind, min_share=min_share, seed=seed)
@@ -130,7 +131,7 @@ def train_bundle(
     out_of_fold = label_table(data.sample_ids, within.calibrated, classes, within.novelty, thresholds,
                               confidence_threshold, class_groups, components, sets)
     out_of_fold = flag_conflicts(out_of_fold, data.y, within.calibrated, classes)
-    out_of_fold.insert(1, "study", data.groups if data.groups is not None else None)
+    out_of_fold.insert(1, "study", study_of)
     out_of_fold.insert(2, "fold", within.fold)
 
     final = clone(pipeline).fit(data.X, data.y)
@@ -143,7 +144,7 @@ def train_bundle(
         data=atlas.source + (" (simulated)" if atlas.simulated else ""),
         training_samples=int(len(data.y)), studies=studies,
         class_sizes={str(k): int(v) for k, v in pd.Series(data.y).value_counts().items()},
-        cross_fitting=f"{protocol} {n_splits} folds (calibration, thresholds, held-out metrics); "
+        cross_fitting=f"{_folds(protocol, n_splits, data)} (calibration, thresholds, held-out metrics); "
                       f"{conflict_protocol} {n_splits} folds (conflicts)",
         **_held_out_metrics(held_out_table, data.y, held_out, truth),
         conflicts=int(out_of_fold["conflict"].sum()),
@@ -174,6 +175,14 @@ class CrossFit:
 
 #: The cross-fitting that holds out whole atlases of a :func:`~srna_nb.atlas.concat_atlases` result.
 LEAVE_ONE_ATLAS_OUT = "leave_one_atlas_out"
+
+
+def _folds(protocol: str, n_splits: int, data) -> str:
+    if protocol == LEAVE_ONE_ATLAS_OUT:
+        return f"{protocol} ({len(set(data.groups))} atlases)"
+    if protocol == "leave_one_study_out":
+        return f"{protocol} ({len(set(data.groups))} studies)"
+    return f"{protocol} {n_splits} folds"
 
 
 def _atlas_groups(atlas: Atlas, data):

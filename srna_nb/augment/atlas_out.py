@@ -1,0 +1,159 @@
+"""Leave one atlas out: train on all other atlases, annotate the one held out, for every atlas.
+
+This is the product's promise measured: a model meets a lab, a pipeline and often classes it has
+never seen. For each atlas in turn, a bundle is trained on the others together
+(:func:`~srna_nb.atlas.concat_atlases`; calibration, thresholds and early stopping come from the
+training atlases' own held-out studies, never from the held-out atlas) and annotates every
+sample of the held-out atlas that carries the target. Scores keep apart what the model could
+know: accuracy, confident share and confident accuracy over samples of classes it learnt, and
+the share of samples of never-learnt classes kept out of ``confident`` (it cannot name them;
+it should not claim them). A plain scikit-learn random forest on the same features (log2-RPM,
+no calibration) is scored alongside as the reference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import RandomForestClassifier
+from threadpoolctl import threadpool_limits
+
+from srna_nb.atlas import Atlas, concat_atlases
+from srna_nb.augment.annotate import align_features, annotate
+from srna_nb.augment.train import train_bundle
+from srna_nb.errors import SrnaParameterError
+from srna_nb.models import model_spec
+from srna_nb.targets import TargetSelection
+
+#: Label of the plain scikit-learn reference in the scores.
+PLAIN_SKLEARN = "plain sklearn RF"
+#: Columns of :attr:`LeaveOneAtlasOutStudy.scores` averaged over seeds.
+SCORE_COLUMNS = ("learnt-class accuracy", "confident share", "confident accuracy", "never-learnt not confident",
+                 "unknown share")
+
+
+@dataclass
+class LeaveOneAtlasOutStudy:
+    """Result of :func:`leave_one_atlas_out`: one row per held-out atlas x model x seed."""
+
+    target: str
+    scores: pd.DataFrame
+    bundles: dict[tuple[str, str, int], object] = field(default_factory=dict)
+
+    def summary(self) -> pd.DataFrame:
+        """Mean (and spread over seeds of the learnt-class accuracy) per held-out atlas and model."""
+        keys = ["held-out atlas", "model"]
+        grouped = self.scores.groupby(keys, sort=False)
+        table = grouped[list(SCORE_COLUMNS)].mean()
+        table.insert(1, "accuracy sd", grouped["learnt-class accuracy"].std(ddof=0))
+        first = grouped[["samples", "learnt-class samples", "never-learnt samples", "training classes"]].first()
+        return pd.concat([grouped.size().rename("seeds"), first, table], axis=1)
+
+
+def score_held_out(truth, predicted, status, learnt_classes) -> dict[str, float]:
+    """Scores of predictions on data whose classes a model may not all know.
+
+    Parameters
+    ----------
+    truth, predicted, status
+        The given labels, the predicted ones and the annotation status (``confident`` or not).
+    learnt_classes
+        The classes the model can predict.
+    """
+    truth, predicted = np.asarray(truth, dtype=object), np.asarray(predicted, dtype=object)
+    confident = np.asarray(status, dtype=object) == "confident"
+    learnt = np.isin(truth, list(learnt_classes))
+    known = learnt.any()
+    return {
+        "samples": int(len(truth)),
+        "learnt-class samples": int(learnt.sum()),
+        "never-learnt samples": int((~learnt).sum()),
+        "learnt-class accuracy": float((predicted[learnt] == truth[learnt]).mean()) if known else np.nan,
+        "confident share": float(confident[learnt].mean()) if known else np.nan,
+        "confident accuracy": float((predicted[learnt & confident] == truth[learnt & confident]).mean())
+        if (learnt & confident).any() else np.nan,
+        "never-learnt not confident": float((~confident[~learnt]).mean()) if (~learnt).any() else np.nan,
+        "unknown share": float((np.asarray(status, dtype=object) == "unknown").mean()),
+    }
+
+
+def leave_one_atlas_out(
+    atlases: dict[str, Atlas],
+    target: str | TargetSelection,
+    models: dict[str, dict] | None = None,
+    *,
+    seeds=(0, 1, 2),
+    plain_sklearn: bool = True,
+    min_share: float = 1.0,
+    protocol: str = "grouped",
+    n_splits: int = 5,
+    keep_bundles: bool = False,
+    progress: bool = False,
+) -> LeaveOneAtlasOutStudy:
+    """Train on all atlases but one, annotate the one held out; every atlas in turn.
+
+    Parameters
+    ----------
+    atlases
+        Name -> Atlas, each with a ``target`` column in one vocabulary (e.g. ``sample_type`` from
+        :func:`srna_nb.vocabulary.sample_types`); samples without a label are not scored.
+    target
+        The label to predict, or a :class:`~srna_nb.targets.TargetSelection` with its class
+        filters (applied to the training atlases only).
+    models
+        Label -> hyperparameters (default ``{"linear": {}}``), as in
+        :func:`~srna_nb.augment.cross.cross_atlas_study`.
+    seeds
+        One bundle per held-out atlas, model and seed.
+    plain_sklearn
+        Also score a plain scikit-learn random forest on the bundle's features (log2-RPM).
+    min_share, protocol, n_splits
+        :func:`~srna_nb.atlas.concat_atlases` feature share and :func:`~srna_nb.augment.train_bundle`
+        cross-fitting of the training atlases.
+    keep_bundles
+        Keep every bundle in :attr:`LeaveOneAtlasOutStudy.bundles` (by held-out atlas, model, seed).
+    """
+    if len(atlases) < 2:
+        raise SrnaParameterError(f"leave-one-atlas-out needs at least 2 atlases, got {len(atlases)}")
+    selection = TargetSelection.of(target, min_studies=2)
+    models = models or {"linear": {}}
+    rows, bundles = [], {}
+    # Single-threaded BLAS: multi-threaded sums differ in the last float64 digits between runs.
+    with threadpool_limits(limits=1, user_api="blas"):
+        for held_out, test in atlases.items():
+            labels = test.labels(selection.target)
+            test = test.subset(samples=labels.notna().to_numpy())
+            truth = test.labels(selection.target).to_numpy(dtype=object)
+            training = concat_atlases({name: atlas for name, atlas in atlases.items() if name != held_out}, min_share=min_share)
+            for model, variant in models.items():
+                kind, params = model_spec(model, variant)
+                for seed in seeds:
+                    bundle = train_bundle(training, selection, kind, params, protocol=protocol, n_splits=n_splits,
+                                          seed=seed, progress=progress)
+                    table = annotate(bundle, test).table
+                    rows.append({"held-out atlas": held_out, "model": model, "seed": seed,
+                                 "training classes": len(bundle.classes),
+                                 **score_held_out(truth, table["predicted"], table["status"], bundle.classes)})
+                    if keep_bundles:
+                        bundles[(held_out, model, seed)] = bundle
+                    if plain_sklearn and model == next(iter(models)):
+                        predicted = _plain_forest(training, test, bundle, seed)
+                        rows.append({"held-out atlas": held_out, "model": PLAIN_SKLEARN, "seed": seed,
+                                     "training classes": len(bundle.classes),
+                                     **score_held_out(truth, predicted, np.full(len(truth), ""), bundle.classes),
+                                     "confident share": np.nan, "unknown share": np.nan,
+                                     "never-learnt not confident": np.nan})
+    return LeaveOneAtlasOutStudy(selection.target, pd.DataFrame(rows), bundles)
+
+
+def _plain_forest(training: Atlas, test: Atlas, bundle, seed: int) -> np.ndarray:
+    """Predictions of a default scikit-learn forest trained on the bundle's samples and features."""
+    train_ids = bundle.out_of_fold["sample_id"] if "sample_id" in bundle.out_of_fold else bundle.out_of_fold.index
+    training = training.subset(samples=pd.Index(train_ids))
+    X_train, _ = align_features(training, bundle.features, 0.0, "log2_rpm")
+    X_test, _ = align_features(test, bundle.features, 0.0, "log2_rpm")
+    forest = RandomForestClassifier(n_estimators=300, random_state=seed, n_jobs=1)
+    forest.fit(np.nan_to_num(X_train), training.labels(bundle.target).to_numpy(dtype=object))
+    return forest.predict(np.nan_to_num(X_test))

@@ -1,0 +1,154 @@
+"""Several atlases as one: the sample-type vocabulary, the joint feature space, leave-one-atlas-out training."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from srna_nb.atlas import Atlas, concat_atlases
+from srna_nb.augment import leave_one_atlas_out, score_held_out, train_bundle
+from srna_nb.errors import SrnaInputError, SrnaParameterError
+from srna_nb.targets import TargetSelection
+from srna_nb.vocabulary import read_sample_type_table, sample_types
+
+
+# -- the mapping table --------------------------------------------------------------------------
+def test_shipped_table_maps_each_atlas_spelling_to_one_sample_type():
+    microrna = pd.DataFrame({"organ": ["BrainFrontal", "BrainFrontalcortex", "BrainPrefrontalCortex", "Plasma", "Blood",
+                                       "Testes", "Fat", "Macrophage"]})
+    assert sample_types(microrna, "microrna_atlas").tolist()[:-1] == [
+        "brain", "brain", "brain", "plasma/serum", "blood", "testis", "adipose tissue"]
+    assert pd.isna(sample_types(microrna, "microrna_atlas").iat[-1])  # a sorted cell type is no sample type
+    ta2 = pd.DataFrame({"ta2_organ": ["bowel", "bowel", "brain", "brain", "adipocyte"],
+                        "subtissue": ["colon", "duodenum", "dura_mater", "thalamus", "adipocyte"]})
+    # The subtissue rules come later in the table and refine the organ's.
+    assert sample_types(ta2, "mirna_tissue_atlas2").tolist() == [
+        "colon", "small intestine", "meninges", "brain", "adipose tissue"]
+    fluids = pd.DataFrame({"biofluid": [" Serum", "plasma", "CSF", None]}, index=list("abcd"))
+    typed = sample_types(fluids, "serum_geo")
+    assert typed.name == "sample_type" and list(typed.index) == list("abcd")
+    assert typed.tolist()[:3] == ["plasma/serum", "plasma/serum", "cerebrospinal fluid"] and pd.isna(typed.iat[3])
+
+
+def test_table_refuses_unknown_sources_absent_columns_and_contradictions(tmp_path):
+    with pytest.raises(SrnaInputError, match="no rules for source 'my_lab'; it has microrna_atlas"):
+        sample_types(pd.DataFrame({"organ": ["Lung"]}), "my_lab")
+    with pytest.raises(SrnaInputError, match="sample sheet of 'serum_geo' has no column 'biofluid'"):
+        sample_types(pd.DataFrame({"organ": ["Lung"]}), "serum_geo")
+    table = tmp_path / "types.tsv"
+    table.write_text("source\tcolumn\tvalue\tsample_type\nlab\ttissue\tLung\tlung\nlab\ttissue\tLUNG\tairway\n")
+    with pytest.raises(SrnaInputError, match=r"types.tsv, row 3: lab tissue='LUNG' is mapped to 'lung' in an earlier row"):
+        read_sample_type_table(table)
+    table.write_text("source\tcolumn\tvalue\tsample_type\nlab\ttissue\t\tlung\n")
+    with pytest.raises(SrnaInputError, match=r"types.tsv, row 2: empty value"):
+        read_sample_type_table(table)
+    table.write_text("source\tcolumn\tsample_type\nlab\ttissue\tlung\n")
+    with pytest.raises(SrnaInputError, match="needs columns source, column, value, sample_type; missing value"):
+        read_sample_type_table(table)
+    table.write_text("source\tcolumn\tvalue\tsample_type\nlab\ttissue\tLung\tlung\n")
+    assert sample_types(pd.DataFrame({"tissue": ["lung", "liver"]}), "lab", table).tolist()[0] == "lung"
+
+
+def test_every_labelled_sample_of_the_real_atlases_has_a_sample_type(shared_data):
+    from srna_nb.datasets import load_sample_type_atlases, load_tissue_atlas2
+
+    atlases = load_sample_type_atlases(shared_data)
+    assert set(atlases) == {"microrna_atlas", "mirna_tissue_atlas2", "lgrc_lung", "GSE131695", "GSE69579"}
+    assert len(atlases["microrna_atlas"].samples) == 268  # every tissue sample: no organ spelling left unmapped
+    assert len(atlases["mirna_tissue_atlas2"].samples) == load_tissue_atlas2(shared_data / "mirna_tissue_atlas2").n_samples
+    counts = pd.concat([a.samples["sample_type"] for a in atlases.values()]).value_counts()
+    assert counts["plasma/serum"] == 10 + 51 + 30 and counts["blood"] == 36 and counts["lung"] >= 351
+
+
+# -- one feature space --------------------------------------------------------------------------
+def _atlas(names, values, kind="counts", label="x"):
+    values = np.asarray(values, dtype=np.float32)
+    samples = pd.DataFrame({"study": ["s"] * len(values), "sample_type": label},
+                           index=[f"{label}{i}" for i in range(len(values))])
+    return Atlas(values, samples, pd.DataFrame({"rna_class": "miRNA"}, index=names), value_kind=kind)
+
+
+def test_features_of_some_atlases_are_kept_as_unmeasured_elsewhere():
+    first = _atlas(["hsa-miR-21-5p", "hsa-miR-122-5p"], [[10, 90]], label="a")
+    second = _atlas(["hsa-miR-21", "hsa-miR-451a"], [[5, 5]], label="b")  # old name of miR-21
+    third = _atlas(["hsa-miR-21-5p", "hsa-miR-451a"], [[1, 3]], label="c")
+    every = concat_atlases({"a": first, "b": second, "c": third})
+    assert list(every.feature_names) == ["hsa-miR-21-5p"] and every.counts[:, 0].tolist() == [10, 5, 1]
+    most = concat_atlases({"a": first, "b": second, "c": third}, min_share=0.6)
+    assert list(most.feature_names) == ["hsa-miR-21-5p", "hsa-miR-451a"]
+    assert np.isnan(most.counts[0, 1]) and most.counts[1:, 1].tolist() == [5, 3]  # unmeasured in a, not zero
+    assert list(most.samples["atlas"]) == ["a", "b", "c"] and most.samples["study"].tolist() == ["a:s", "b:s", "c:s"]
+    assert "2 of 3 features are in at least 60% of the atlases (1 in every one)" in most.provenance["features"]
+    with pytest.raises(SrnaInputError, match=r"min_share must be in \(0, 1\]"):
+        concat_atlases({"a": first}, min_share=0)
+
+
+def test_atlases_of_different_value_kinds_meet_as_rpm():
+    counts = _atlas(["hsa-miR-21-5p", "hsa-miR-122-5p"], [[25, 75]], label="a")
+    log2 = _atlas(["hsa-miR-21-5p", "hsa-miR-122-5p"], [[np.log2(500_001), np.log2(500_001)]], kind="log2_rpm", label="b")
+    both = concat_atlases({"a": counts, "b": log2})
+    assert both.value_kind == "rpm" and "converted to rpm from counts, log2_rpm" in both.provenance["value_kind"]
+    np.testing.assert_allclose(both.counts, [[250_000, 750_000], [500_000, 500_000]], rtol=1e-5)
+
+
+# -- training across atlases --------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def three_atlases(small_simulation):
+    """The simulated atlas cut into three by study, each a pretend pipeline (simulated data)."""
+    atlas, _ = small_simulation
+    atlas.samples["sample_type"] = atlas.samples["tissue"]
+    studies = sorted(atlas.samples["study"].unique())
+    parts = {}
+    for number in range(3):
+        mine = atlas.samples["study"].isin(studies[number::3]).to_numpy()
+        parts[f"atlas{number}"] = atlas.subset(samples=mine)
+    return parts
+
+
+def test_scores_keep_never_learnt_classes_apart():
+    scores = score_held_out(["a", "a", "b", "z", "z"], ["a", "b", "b", "a", "b"],
+                            ["confident", "confident", "uncertain", "confident", "unknown"], ["a", "b"])
+    assert scores["learnt-class samples"] == 3 and scores["never-learnt samples"] == 2
+    assert scores["learnt-class accuracy"] == pytest.approx(2 / 3)
+    assert scores["confident share"] == pytest.approx(2 / 3) and scores["confident accuracy"] == 0.5
+    assert scores["never-learnt not confident"] == 0.5 and scores["unknown share"] == 0.2
+
+
+def test_a_held_out_atlas_reaches_no_part_of_its_bundle(three_atlases):
+    selection = TargetSelection("sample_type", min_class_size=5, min_studies=2)
+    study = leave_one_atlas_out(three_atlases, selection, {"linear": {}}, seeds=[0], n_splits=3, keep_bundles=True)
+    assert set(study.scores["held-out atlas"]) == set(three_atlases)
+    assert set(study.scores["model"]) == {"linear", "plain sklearn RF"}
+    ours = study.scores[study.scores["model"] == "linear"]
+    assert (ours["learnt-class accuracy"] > 0.9).all() and (ours["learnt-class samples"] > 0).all()  # simulated data
+    # Scramble the held-out atlas (values and labels): the bundle that annotates it must not change.
+    scrambled = dict(three_atlases)
+    held = three_atlases["atlas0"]
+    rng = np.random.default_rng(0)
+    samples = held.samples.copy()
+    samples["sample_type"] = rng.permutation(samples["sample_type"].to_numpy())
+    scrambled["atlas0"] = Atlas(rng.permutation(held.counts, axis=0), samples, held.features, value_kind=held.value_kind)
+    again = leave_one_atlas_out(scrambled, selection, {"linear": {}}, seeds=[0], n_splits=3, keep_bundles=True,
+                                plain_sklearn=False)
+    before, after = study.bundles[("atlas0", "linear", 0)], again.bundles[("atlas0", "linear", 0)]
+    assert before.calibrator.temperature_ == after.calibrator.temperature_
+    assert before.novelty_thresholds == after.novelty_thresholds and before.set_threshold == after.set_threshold
+    np.testing.assert_array_equal(before.pipeline[-1].coef_, after.pipeline[-1].coef_)
+    # ... while the bundles that train on it do change.
+    assert study.bundles[("atlas1", "linear", 0)].calibrator.temperature_ != again.bundles[("atlas1", "linear", 0)].calibrator.temperature_
+
+
+def test_confidence_can_be_set_on_held_out_atlases(three_atlases):
+    training = concat_atlases({name: three_atlases[name] for name in ("atlas0", "atlas1")})
+    selection = TargetSelection("sample_type", min_class_size=5, min_studies=2)
+    bundle = train_bundle(training, selection, "linear", protocol="leave_one_atlas_out", progress=False)
+    kept = training.samples.loc[bundle.out_of_fold["sample_id"]]
+    assert bundle.summary.studies == kept["study"].nunique() > 2
+    assert (bundle.out_of_fold["study"].to_numpy() == kept["study"].to_numpy()).all()  # studies, not atlases
+    assert bundle.summary.cross_fitting.startswith("leave_one_atlas_out (2 atlases) (calibration, thresholds")
+    unnamed = replace(training, samples=training.samples.drop(columns="atlas"))
+    with pytest.raises(SrnaParameterError, match="needs an 'atlas' column"):
+        train_bundle(unnamed, selection, "linear", protocol="leave_one_atlas_out", progress=False)
