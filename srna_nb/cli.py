@@ -35,8 +35,16 @@ def _parser() -> argparse.ArgumentParser:
                      help="where model fits run: serially, local processes, or a Dask cluster (default: the profile's)")
     run.add_argument("--scheduler", default=None, metavar="ADDRESS",
                      help="Dask scheduler address, e.g. tcp://HOST:8786 (with --backend dask; none: a local cluster)")
-    train = commands.add_parser("train", help="train a calibrated bundle on a labelled matrix")
-    _data_arguments(train, samples_required=True)
+    train = commands.add_parser("train", help="train a calibrated bundle on a labelled matrix, or on several atlases (--manifest)")
+    _data_arguments(train, samples_required=False, counts_required=False)
+    train.add_argument("--manifest", type=Path, default=None,
+                       help="CSV/TSV listing several atlases (atlas, counts, samples, optional value_kind, id_column, "
+                            "study_column, sample_types, where), trained on together instead of --counts/--samples")
+    train.add_argument("--protocol", default="grouped", choices=["grouped", "leave_one_study_out", "leave_one_atlas_out"],
+                       help="held-out cross-fitting that sets calibration and thresholds (default: grouped by study; "
+                            "leave_one_atlas_out needs --manifest)")
+    train.add_argument("--min-share", type=float, default=1.0,
+                       help="with --manifest: keep sRNAs measured in at least this share of the atlases (default: 1, every atlas)")
     train.add_argument("--target", required=True, help="sample-sheet column to predict (classes, or a number such as age in years)")
     train.add_argument("--kind", default="auto", choices=["auto", "class", "number"],
                        help="learn the target as classes or as a number (default: a number when every value is one, with 10+ distinct values)")
@@ -67,9 +75,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _data_arguments(command, samples_required: bool) -> None:
+def _data_arguments(command, samples_required: bool, counts_required: bool = True) -> None:
     """The input flags ``train`` and ``predict`` share."""
-    command.add_argument("--counts", type=Path, required=True, help="expression matrix (CSV/TSV/.gz or .h5ad), either orientation")
+    command.add_argument("--counts", type=Path, required=counts_required, default=None,
+                         help="expression matrix (CSV/TSV/.gz or .h5ad), either orientation")
     command.add_argument("--samples", type=Path, required=samples_required, default=None,
                          help="sample sheet keyed by sample id" + ("" if samples_required else "; a column named like the target is checked for conflicts"))
     command.add_argument("--id-column", default=None, help="sample id column of the sheet (default: the first)")
@@ -85,13 +94,28 @@ def _train(arguments) -> int:
 
     if arguments.out.exists():
         raise SrnaInputError(f"{arguments.out}: already exists; choose another --out")
-    atlas = load_atlas(arguments.counts, arguments.samples, id_column=arguments.id_column, study_column=arguments.study_column,
-                       value_kind=arguments.value_kind, orientation=arguments.orientation, join="inner")
-    if arguments.study_column not in atlas.samples.columns:
-        raise SrnaInputError(f"{arguments.samples}: no study column {arguments.study_column!r}; pass --study-column")
+    if (arguments.manifest is None) == (arguments.counts is None):
+        raise SrnaInputError("give either --counts with --samples, or --manifest")
+    if arguments.manifest is not None:
+        from srna_nb.atlas import concat_atlases
+        from srna_nb.manifest import load_manifest
+
+        atlases = load_manifest(arguments.manifest)
+        atlas = concat_atlases(atlases, min_share=arguments.min_share)
+        print(f"{len(atlases)} atlases ({', '.join(f'{name}: {a.n_samples}' for name, a in atlases.items())} samples); "
+              f"{atlas.provenance['features']}")
+    else:
+        if arguments.samples is None:
+            raise SrnaInputError("--counts needs --samples (the labels to learn)")
+        if arguments.protocol == "leave_one_atlas_out":
+            raise SrnaInputError("--protocol leave_one_atlas_out needs several atlases: use --manifest")
+        atlas = load_atlas(arguments.counts, arguments.samples, id_column=arguments.id_column, study_column=arguments.study_column,
+                           value_kind=arguments.value_kind, orientation=arguments.orientation, join="inner")
+        if arguments.study_column not in atlas.samples.columns:
+            raise SrnaInputError(f"{arguments.samples}: no study column {arguments.study_column!r}; pass --study-column")
     selection = TargetSelection(arguments.target, min_class_size=arguments.min_class_size, min_studies=arguments.min_studies)
-    bundle = train_bundle(atlas, selection, arguments.model, kind=arguments.kind, coverage=arguments.coverage, seed=arguments.seed,
-                          progress=False)
+    bundle = train_bundle(atlas, selection, arguments.model, protocol=arguments.protocol, kind=arguments.kind,
+                          coverage=arguments.coverage, seed=arguments.seed, progress=False)
     save_bundle(bundle, arguments.out)
     summary = bundle.summary
     if bundle.kind == "number":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -152,3 +153,77 @@ def test_confidence_can_be_set_on_held_out_atlases(three_atlases):
     unnamed = replace(training, samples=training.samples.drop(columns="atlas"))
     with pytest.raises(SrnaParameterError, match="needs an 'atlas' column"):
         train_bundle(unnamed, selection, "linear", protocol="leave_one_atlas_out", progress=False)
+
+
+# -- the manifest -------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def manifest_folder(tmp_path_factory):
+    """Two small simulated atlases on disk, one as counts and one as RPM with sRNAs in columns (simulated data)."""
+    from srna_nb.simulate import simulate_atlas
+
+    folder = tmp_path_factory.mktemp("manifest")
+    atlas, _ = simulate_atlas(n_samples=240, seed=2, n_features=200, n_studies=16,
+                              tissues=["cerebral cortex", "whole blood", "plasma", "liver"])
+    studies = sorted(atlas.samples["study"].unique())
+    for number, kind in enumerate(("counts", "rpm")):
+        part = atlas.subset(samples=atlas.samples["study"].isin(studies[number::2]).to_numpy())
+        frame = part.to_frame()
+        if kind == "rpm":
+            (frame.div(frame.sum(axis=1), axis=0) * 1e6).to_csv(folder / f"lab{number}.csv")  # samples in rows
+        else:
+            frame.T.to_csv(folder / f"lab{number}.csv")
+        part.samples.rename_axis("sample_id").to_csv(folder / f"lab{number}_samples.csv")
+    (folder / "atlases.tsv").write_text("atlas\tcounts\tsamples\tvalue_kind\n"
+                                        "lab0\tlab0.csv\tlab0_samples.csv\tcounts\n"
+                                        "lab1\tlab1.csv\tlab1_samples.csv\trpm\n")
+    return folder
+
+
+def test_train_command_learns_from_a_manifest_of_atlases(manifest_folder, tmp_path, capsys):
+    from srna_nb.augment import load_bundle
+    from srna_nb.cli import main
+
+    out = tmp_path / "bundle"
+    assert main(["train", "--manifest", str(manifest_folder / "atlases.tsv"), "--target", "tissue", "--model", "linear",
+                 "--protocol", "leave_one_atlas_out", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "2 atlases (lab0: " in printed and "in every one" in printed and "held-out-study accuracy" in printed
+    bundle = load_bundle(out)
+    assert bundle.input_scale == "rpm" and bundle.summary.cross_fitting.startswith("leave_one_atlas_out (2 atlases)")
+    assert main(["train", "--counts", str(manifest_folder / "lab0.csv"), "--samples", str(manifest_folder / "lab0_samples.csv"),
+                 "--target", "tissue", "--protocol", "leave_one_atlas_out", "--out", str(tmp_path / "x")]) == 2
+    assert "needs several atlases: use --manifest" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content, message", [
+    ("atlas\tcounts\nlab0\tlab0.csv\n", "atlases.tsv: no 'samples' column; a manifest needs atlas, counts, samples"),
+    ("atlas\tcounts\tsamples\tlabel\nlab0\tlab0.csv\tlab0_samples.csv\tx\n", "atlases.tsv: unknown column 'label'"),
+    ("atlas\tcounts\tsamples\n", "atlases.tsv: no atlases listed"),
+    ("atlas\tcounts\tsamples\nlab0\tlab0.csv\tlab0_samples.csv\n\tlab1.csv\tlab1_samples.csv\n", "atlases.tsv, row 3: empty 'atlas'"),
+    ("atlas\tcounts\tsamples\nlab0\tlab0.csv\tlab0_samples.csv\nlab0\tlab1.csv\tlab1_samples.csv\n",
+     "atlases.tsv, row 3: atlas 'lab0' is listed already in row 2"),
+    ("atlas\tcounts\tsamples\nlab0\tnone.csv\tlab0_samples.csv\n", r"atlases.tsv, row 2: counts file .*none.csv does not exist"),
+    ("atlas\tcounts\tsamples\tvalue_kind\nlab0\tlab0.csv\tlab0_samples.csv\ttpm\n",
+     "atlases.tsv, row 2: value_kind must be one of counts, rpm, log2_rpm, got 'tpm'"),
+    ("atlas\tcounts\tsamples\twhere\nlab0\tlab0.csv\tlab0_samples.csv\ttissue\n", "atlases.tsv, row 2: where must read column=value"),
+    ("atlas\tcounts\tsamples\tstudy_column\nlab0\tlab0.csv\tlab0_samples.csv\tlab\n",
+     r"atlases.tsv, row 2 \(lab0\): .*lab0_samples.csv: no study column 'lab'"),
+    ("atlas\tcounts\tsamples\tsample_types\nlab0\tlab0.csv\tlab0_samples.csv\tserum_geo\n",
+     r"atlases.tsv, row 2 \(lab0\): sample sheet of 'serum_geo' has no column 'biofluid'"),
+    ("atlas\tcounts\tsamples\twhere\nlab0\tlab0.csv\tlab0_samples.csv\ttissue=bone\n",
+     r"atlases.tsv, row 2 \(lab0\): no sample has tissue in bone"),
+])
+def test_manifest_mistakes_are_refused_in_one_line_naming_file_and_row(manifest_folder, content, message, capsys):
+    from srna_nb.cli import main
+
+    bad = manifest_folder / "atlases.tsv"
+    good = bad.read_text()
+    bad.write_text(content)
+    try:
+        assert main(["train", "--manifest", str(bad), "--target", "tissue", "--out", str(manifest_folder / "never")]) == 2
+    finally:
+        bad.write_text(good)
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and error.startswith("srna-nb: error: "), error
+    assert re.search(message, error), error
+    assert not (manifest_folder / "never").exists()

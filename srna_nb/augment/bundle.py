@@ -46,6 +46,7 @@ from srna_nb.novelty import NoveltyScorer
 FORMAT_VERSION = 1
 #: Types (beyond skops' defaults: numpy, scikit-learn estimators, builtins) a bundle may contain.
 TRUSTED_TYPES = (
+    "numpy.dtype",  # SimpleImputer (the fill step) keeps the dtype it was fitted on
     "sklearn.tree._tree.Tree",
     "srna_nb.models.DLClassifier",
     "srna_nb.models.DLRegressor",

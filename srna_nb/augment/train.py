@@ -104,6 +104,8 @@ def train_bundle(
     selection = TargetSelection.of(target, min_studies=2)
     target = selection.target
     if target_kind(atlas, target, kind) == "number":
+        if protocol != "grouped":
+            raise SrnaParameterError(f"protocol {protocol!r} is for classes; a numeric target's interval is set on held-out studies")
         return train_numeric_bundle(atlas, target, model, params, where=selection.where, n_splits=n_splits, coverage=coverage,
                                     unknown_rate=unknown_rate, min_share=min_share, imputation=imputation,
                                     min_coverage=min_coverage, novelty=novelty, seed=seed)
