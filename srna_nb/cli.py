@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+
+import numpy as np
 from pathlib import Path
 
 from srna_nb.errors import SrnaError
@@ -151,7 +153,27 @@ def _predict(arguments) -> int:
              f"{'values' if bundle.kind == 'number' else 'labels'}" if "conflict" in annotation.table else "")
           + (f"; {len(consensus)} studies, {int(consensus['mixed'].sum())} mixed" if consensus is not None else "")
           + f" -> {arguments.out}")
+    if bundle.kind != "number" and bundle.target in atlas.samples.columns:
+        print(_given_label_scores(bundle, atlas, annotation.table))
     return 0
+
+
+def _given_label_scores(bundle, atlas, table) -> str:
+    """One line scoring the predictions against the sheet's own labels, learnt and never-learnt classes apart."""
+    from srna_nb.augment import score_held_out
+
+    given = atlas.labels(bundle.target).reindex(table["sample_id"]).to_numpy(dtype=object)
+    labelled = np.array([isinstance(v, str) for v in given])
+    scores = score_held_out(given[labelled], table["predicted"].to_numpy()[labelled], table["status"].to_numpy()[labelled],
+                            bundle.classes)
+    line = (f"Against the given {bundle.target} of {int(labelled.sum())} samples: {scores['learnt-class samples']} of classes "
+            f"the model learnt, accuracy {scores['learnt-class accuracy']:.3f}, confident {scores['confident share']:.1%} "
+            f"of them, {scores['confident accuracy']:.3f} right" if scores["learnt-class samples"] else
+            f"Against the given {bundle.target} of {int(labelled.sum())} samples: none of a class the model learnt")
+    if scores["never-learnt samples"]:
+        line += (f"; {scores['never-learnt samples']} of classes it never learnt, {scores['never-learnt not confident']:.1%} "
+                 f"of them kept out of confident")
+    return line
 
 
 def main(argv: list[str] | None = None) -> int:

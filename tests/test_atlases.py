@@ -190,6 +190,16 @@ def test_train_command_learns_from_a_manifest_of_atlases(manifest_folder, tmp_pa
     assert "2 atlases (lab0: " in printed and "in every one" in printed and "held-out-study accuracy" in printed
     bundle = load_bundle(out)
     assert bundle.input_scale == "rpm" and bundle.summary.cross_fitting.startswith("leave_one_atlas_out (2 atlases)")
+    # Predictions scored against the sheet's own labels, learnt classes apart from the rest.
+    sheet = pd.read_csv(manifest_folder / "lab0_samples.csv", index_col=0)
+    sheet.loc[sheet.index[:5], "tissue"] = "bone"  # a class the bundle never learnt
+    sheet.to_csv(tmp_path / "relabelled.csv")
+    assert main(["predict", "--bundle", str(out), "--counts", str(manifest_folder / "lab0.csv"), "--samples",
+                 str(tmp_path / "relabelled.csv"), "--out", str(tmp_path / "annotated.csv")]) == 0
+    line = capsys.readouterr().out.splitlines()[-1]
+    labelled = int(sheet["tissue"].notna().sum())
+    assert re.match(rf"Against the given tissue of {labelled} samples: {labelled - 5} of classes the model learnt, "
+                    r"accuracy [01]\.\d{3}, confident .*; 5 of classes it never learnt, \d+\.\d% of them kept out of confident", line), line
     assert main(["train", "--counts", str(manifest_folder / "lab0.csv"), "--samples", str(manifest_folder / "lab0_samples.csv"),
                  "--target", "tissue", "--protocol", "leave_one_atlas_out", "--out", str(tmp_path / "x")]) == 2
     assert "needs several atlases: use --manifest" in capsys.readouterr().err

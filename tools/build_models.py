@@ -1,11 +1,15 @@
 """Build the pre-trained models shipped in ``srna_nb/pretrained/`` from ../shared/data, and measure them.
 
-For each shipped model: the cross-atlas accuracy (trained on one atlas, annotating the other's
-samples of the classes both hold, both directions, for each imputation rule), then the model
-itself, trained on every atlas together, with a model card (``card.json`` + ``MODEL_CARD.md``).
+- ``sample_type``: tissues and biofluids (blood, plasma/serum, CSF) from every real atlas with such
+  labels, measured leave-one-atlas-out (each atlas, its own pipeline, held out in turn and
+  annotated by a bundle trained on all the others), then trained on all of them together.
+- ``organ_atlas``: organs of the two tissue atlases, measured across atlases (trained on one,
+  annotating the other's samples of the classes both hold, both directions, for each imputation).
 
-Usage: ``python tools/build_models.py [SHARED_DATA_DIR] [--models linear,rf,dl] [--seeds N]``. The
-shipped model is the candidate with the best cross-atlas accuracy (see :func:`choose`).
+Each gets a model card (``card.json`` + ``MODEL_CARD.md``).
+
+Usage: ``python tools/build_models.py [SHARED_DATA_DIR] [--only sample_type,organ_atlas] [--models linear,rf,dl] [--seeds N]``.
+The shipped model is the candidate with the best held-out-atlas accuracy (see :func:`choose`).
 Reproducible: fixed seeds, single-threaded BLAS; the same inputs give the same predictions.
 """
 
@@ -25,17 +29,27 @@ sys.path.insert(0, str(ROOT))
 
 from srna_nb import datasets  # noqa: E402
 from srna_nb.atlas import concat_atlases  # noqa: E402
-from srna_nb.augment import save_bundle, train_bundle  # noqa: E402
+from srna_nb.augment import leave_one_atlas_out, save_bundle, train_bundle  # noqa: E402
 from srna_nb.augment.cross import cross_atlas_study  # noqa: E402
 from srna_nb.models import model_spec  # noqa: E402
 from srna_nb.augment.bundle import package_versions  # noqa: E402
+from srna_nb.augment.pretrained import ATLAS_OUT_KEY  # noqa: E402
 from srna_nb.targets import TargetSelection  # noqa: E402
 
 MODELS_DIR = ROOT / "srna_nb" / "pretrained"
 LICENCES = {
     "microrna_atlas": "microRNAome Bioconductor data package, GPL (>= 2); McCall et al., Genome Research 27:1769 (2017); miRge pipeline",
     "tissue_atlas2": "miRNATissueAtlas2, published for unrestricted use; Keller et al., NAR 50:D211 (2022); the atlas' own pipeline",
+    "lgrc_lung": "LGRC lung small RNA-seq, campbio-manuscripts/LGRC_microRNA, MIT licence; miRBase 18 locus counts",
+    "GSE131695": "GEO GSE131695 (serum and CSF small RNA-seq), via li-wending/miRTS_paper; submitters' pipeline",
+    "GSE69579": "GEO GSE69579 (serum after liver transplantation), via li-wending/miRTS_paper; submitters' pipeline, pre-2014 names",
 }
+LICENCES["mirna_tissue_atlas2"] = LICENCES["tissue_atlas2"]
+#: The sample-type model's classes: at least 10 samples from at least 2 studies of the training atlases.
+SAMPLE_TYPE_SELECTION = TargetSelection("sample_type", min_class_size=10, min_studies=2)
+#: Leave-one-atlas-out columns written to the card.
+ATLAS_OUT_COLUMNS = ("samples", "learnt-class samples", "never-learnt samples", "learnt-class accuracy", "accuracy sd",
+                     "confident share", "confident accuracy", "never-learnt not confident")
 
 
 #: The tissue atlases behind the organ model, as :func:`srna_nb.datasets.load_sources` specifications.
@@ -111,6 +125,67 @@ def build_organ_model(shared: Path, models: list[str], seeds: int) -> dict:
     return card
 
 
+def choose_across_atlases(summary: pd.DataFrame) -> tuple[str, pd.DataFrame]:
+    """The simplest candidate within one seed spread of the best mean held-out-atlas accuracy.
+
+    Learnt-class accuracy is averaged over held-out atlases (each weighs the same: every one is a
+    pipeline a user's data may resemble); the spread is the mean over atlases of the seed sd.
+    """
+    table = summary.groupby(level="model", sort=False)[["learnt-class accuracy", "accuracy sd", "confident accuracy",
+                                                        "never-learnt not confident"]].mean()
+    table = table.drop(index=[m for m in table.index if m not in CANDIDATES])
+    best = table["learnt-class accuracy"].idxmax()
+    floor = table.loc[best, "learnt-class accuracy"] - table.loc[best, "accuracy sd"]
+    eligible = [m for m in table.index if table.loc[m, "learnt-class accuracy"] >= floor]
+    return min(eligible, key=list(CANDIDATES).index), table
+
+
+def build_sample_type_model(shared: Path, models: list[str], seeds: int) -> dict:
+    atlases = datasets.load_sample_type_atlases(shared)
+    candidates = {name: CANDIDATES[name] for name in models}
+    study = leave_one_atlas_out(atlases, SAMPLE_TYPE_SELECTION, candidates, seeds=tuple(range(seeds)))
+    summary = study.summary()
+    print(f"leave-one-atlas-out sample type, {seeds} seeds (mean):\n{summary.round(3).to_string()}\n")
+    model, ranking = choose_across_atlases(summary)
+    print(f"mean over held-out atlases:\n{ranking.round(3).to_string()}\nchosen: {model}\n")
+
+    combined = concat_atlases(atlases)
+    kind, params = model_spec(model, candidates[model])
+    bundle = train_bundle(combined, SAMPLE_TYPE_SELECTION, kind, params, seed=0, progress=False)
+    name = "sample_type"
+    folder = save_bundle(bundle, MODELS_DIR / name, overwrite=True)
+    labelled = combined.samples
+    classes = labelled.loc[bundle.out_of_fold["sample_id"]].groupby("sample_type").agg(
+        samples=("atlas", "size"), studies=("study", "nunique"), atlases=("atlas", lambda s: ", ".join(sorted(set(s)))))
+    unlearnt = labelled[~labelled["sample_type"].isin(bundle.classes)].groupby("sample_type").agg(
+        samples=("atlas", "size"), studies=("study", "nunique"))
+    card = {
+        "name": name,
+        "description": "Sample type of a human small-RNA sample, tissues and biofluids (blood, plasma/serum) together, "
+                       f"trained on {len(atlases)} public atlases, each quantified by its own pipeline. Sample types "
+                       "follow srna_nb/data/sample_types.tsv (plasma and serum are one type).",
+        "target": "sample_type", "model": kind, "candidate": model, "model parameters": params,
+        "input": f"{bundle.input_scale}; any of counts, RPM, log2-RPM is converted",
+        "features": len(bundle.features), "naming": "miRBase 22 (srna_nb.names)",
+        "training sets": {key: {"samples": int((labelled["atlas"] == key).sum()), "licence": LICENCES[key]} for key in atlases},
+        "classes": {str(c): {k: (int(v) if k != "atlases" else v) for k, v in row.items()} for c, row in classes.iterrows()},
+        "classes it cannot recognize (in the atlases, below 10 samples or 2 studies)": {
+            str(c): {k: int(v) for k, v in row.items()} for c, row in unlearnt.iterrows()},
+        "held-out-study accuracy (grouped 5 folds, cross-fitted)": round(bundle.summary.accuracy, 3),
+        "held-out-study balanced accuracy": round(bundle.summary.balanced_accuracy, 3),
+        ATLAS_OUT_KEY: {
+            f"{held}, {candidate}": {k: (round(float(v), 3) if pd.notna(v) else None) for k, v in row[list(ATLAS_OUT_COLUMNS)].items()}
+            for (held, candidate), row in summary.iterrows()},
+        "model choice": f"the simplest of {', '.join(candidates)} whose learnt-class accuracy held out by atlas (mean over "
+                        "atlases) is within one seed standard deviation of the best",
+        "imputation": bundle.imputation, "seeds for leave-one-atlas-out figures": seeds,
+        "versions": package_versions(), "built": datetime.date.today().isoformat(),
+        "build command": "python tools/build_models.py --only sample_type",
+    }
+    _write_card(folder, card)
+    return card
+
+
 def _write_card(folder: Path, card: dict) -> None:
     (folder / "card.json").write_text(json.dumps(card, indent=1))
     lines = [f"# {card['name']}", "", card["description"], ""]
@@ -131,12 +206,18 @@ def main(argv: list[str]) -> int:
     parser.add_argument("shared", nargs="?", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--models", default=",".join(CANDIDATES), help=f"candidates, comma-separated (default: {','.join(CANDIDATES)})")
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--only", default="sample_type,organ_atlas", help="models to build (default: both)")
     arguments = parser.parse_args(argv[1:])
     if not (arguments.shared / "microrna_atlas").is_dir():
         print(f"build_models: {arguments.shared} has no microrna_atlas/", file=sys.stderr)
         return 2
+    models = [m.strip() for m in arguments.models.split(",")]
+    only = [m.strip() for m in arguments.only.split(",")]
     with threadpool_limits(1):
-        build_organ_model(arguments.shared, [m.strip() for m in arguments.models.split(",")], arguments.seeds)
+        if "sample_type" in only:
+            build_sample_type_model(arguments.shared, models, arguments.seeds)
+        if "organ_atlas" in only:
+            build_organ_model(arguments.shared, models, arguments.seeds)
     size = sum(p.stat().st_size for p in MODELS_DIR.rglob("*") if p.is_file())
     print(f"{MODELS_DIR.relative_to(ROOT)}: {size / 1e6:.2f} MB")
     return 0

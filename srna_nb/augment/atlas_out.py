@@ -24,6 +24,7 @@ from srna_nb.atlas import Atlas, concat_atlases
 from srna_nb.augment.annotate import align_features, annotate
 from srna_nb.augment.train import train_bundle
 from srna_nb.errors import SrnaParameterError
+from srna_nb.logs import logger
 from srna_nb.models import model_spec
 from srna_nb.targets import TargetSelection
 
@@ -129,9 +130,12 @@ def leave_one_atlas_out(
             training = concat_atlases({name: atlas for name, atlas in atlases.items() if name != held_out}, min_share=min_share)
             for model, variant in models.items():
                 kind, params = model_spec(model, variant)
+                logger.info("leave-one-atlas-out: %s held out, %s", held_out, model)
                 for seed in seeds:
-                    bundle = train_bundle(training, selection, kind, params, protocol=protocol, n_splits=n_splits,
-                                          seed=seed, progress=progress)
+                    # conflict_protocol=protocol: the training samples' own conflicts are not scored here,
+                    # so one cross-fitting serves both (half the fits; the held-out atlas' labels are the same).
+                    bundle = train_bundle(training, selection, kind, params, protocol=protocol, conflict_protocol=protocol,
+                                          n_splits=n_splits, seed=seed, progress=progress)
                     table = annotate(bundle, test).table
                     rows.append({"held-out atlas": held_out, "model": model, "seed": seed,
                                  "training classes": len(bundle.classes),

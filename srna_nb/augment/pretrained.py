@@ -39,14 +39,27 @@ def list_models() -> pd.DataFrame:
         card = model_card(name)
         cross = card.get("cross-atlas (train on one atlas, annotate the other's shared organs; mean over seeds)", {})
         chosen = {k: v for k, v in cross.items() if k.endswith(f"{card.get('candidate', card['model'])}, missing features = {card.get('imputation')}")}
+        candidate = card.get("candidate", card["model"])
+        atlas_out = [v for k, v in card.get(ATLAS_OUT_KEY, {}).items() if k.endswith(f", {candidate}")]
         rows.append({
             "name": name, "target": card["target"], "model": card["model"], "classes": len(card["classes"]),
             "features": card["features"], "training samples": sum(s["samples"] for s in card["training sets"].values()),
             "held-out-study accuracy": card.get("held-out-study accuracy (grouped 5 folds, cross-fitted)"),
             "cross-atlas accuracy": " / ".join(f"{v['accuracy']:.3f}" for v in chosen.values()),
+            "held-out-atlas accuracy": _span([v["learnt-class accuracy"] for v in atlas_out]),
             "built": card["built"], "description": card["description"],
         })
     return pd.DataFrame(rows)
+
+
+#: The card entry of leave-one-atlas-out figures (``tools/build_models.py``).
+ATLAS_OUT_KEY = "leave-one-atlas-out (train on the other atlases, annotate the held-out one; mean over seeds)"
+
+
+def _span(values: list) -> str:
+    """``lowest-highest (n atlases)`` of per-atlas accuracies on learnt classes; empty when none were measured."""
+    values = [v for v in values if v is not None]
+    return f"{min(values):.2f}-{max(values):.2f} ({len(values)} atlases)" if values else ""
 
 
 def _model_folder(name: str) -> Path:
