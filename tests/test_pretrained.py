@@ -87,3 +87,28 @@ def test_predict_with_a_shipped_model_refuses_bad_input_in_one_line(problem, tmp
     error = capsys.readouterr().err
     assert error.startswith("srna-nb: error: ") and error.count("\n") == 1, error
     assert not out.exists() and [p.name for p in tmp_path.iterdir()] == ["counts.csv"]
+
+
+def test_sample_type_model_annotates_counts_rpm_and_old_names(shared_data, tmp_path, capsys):
+    """``srna-nb predict --model sample_type`` on a GEO serum matrix with pre-2014 names (hsa-let-7a(3),
+    hsa-let-7a*), as counts and as RPM of the same samples: the same labels. GSE69579 is one of the
+    model's training sets, so this checks the commands and the name handling, not held-out accuracy."""
+    assert "sample_type" in model_names()
+    counts = shared_data / "serum_geo" / "GSE69579.csv.gz"
+    frame = pd.read_csv(counts, index_col=0)
+    rpm = tmp_path / "rpm.csv"
+    (frame / frame.sum(axis=0) * 1e6).to_csv(rpm)
+    for source, kind in ((counts, "counts"), (rpm, "rpm")):
+        assert main(["predict", "--model", "sample_type", "--counts", str(source), "--value-kind", kind,
+                     "--out", str(tmp_path / f"{kind}.csv")]) == 0
+    printed = capsys.readouterr().out
+    assert "samples annotated for sample_type" in printed
+    from_counts, from_rpm = pd.read_csv(tmp_path / "counts.csv"), pd.read_csv(tmp_path / "rpm.csv")
+    assert len(from_counts) == frame.shape[1] and (from_counts["predicted"] == from_rpm["predicted"]).all()
+    serum = from_counts[~from_counts["sample_id"].str.contains("_|PMC", regex=True)]
+    assert len(serum) == 30 and (serum["predicted"] == "plasma/serum").mean() >= 0.9
+    card = model_card("sample_type")
+    assert {"blood", "plasma/serum", "lung", "brain"} <= set(card["classes"])
+    assert card["classes it cannot recognize (in the atlases, below 10 samples or 2 studies)"]
+    table = list_models().set_index("name")
+    assert table.loc["sample_type", "held-out-atlas accuracy"].endswith("(5 atlases)")

@@ -205,6 +205,9 @@ def save_bundle(bundle: Bundle, folder: str | Path, overwrite: bool = False) -> 
         raise SrnaInputError(f"{folder}: already exists; pass overwrite=True to replace it")
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes 0700: a saved bundle is readable like any folder
     try:
         shell, networks = detach_networks(bundle.pipeline)
         sio.dump(shell, staging / "pipeline.skops")
