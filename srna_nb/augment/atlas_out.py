@@ -154,8 +154,7 @@ def leave_one_atlas_out(
 
 def _plain_forest(training: Atlas, test: Atlas, bundle, seed: int) -> np.ndarray:
     """Predictions of a default scikit-learn forest trained on the bundle's samples and features."""
-    train_ids = bundle.out_of_fold["sample_id"] if "sample_id" in bundle.out_of_fold else bundle.out_of_fold.index
-    training = training.subset(samples=pd.Index(train_ids))
+    training = training.subset(samples=pd.Index(bundle.out_of_fold["sample_id"]))
     X_train, _ = align_features(training, bundle.features, 0.0, "log2_rpm")
     X_test, _ = align_features(test, bundle.features, 0.0, "log2_rpm")
     forest = RandomForestClassifier(n_estimators=300, random_state=seed, n_jobs=1)
