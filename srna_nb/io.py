@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import gzip
 import io as _io
-import re
 from pathlib import Path
 from typing import Literal
 

@@ -32,7 +32,7 @@ from srna_nb.atlas import concat_atlases  # noqa: E402
 from srna_nb.augment import leave_one_atlas_out, save_bundle, train_bundle  # noqa: E402
 from srna_nb.augment.cross import cross_atlas_study  # noqa: E402
 from srna_nb.models import model_spec  # noqa: E402
-from srna_nb.augment.bundle import package_versions  # noqa: E402
+from srna_nb.augment.report import package_versions  # noqa: E402
 from srna_nb.augment.pretrained import ATLAS_OUT_KEY  # noqa: E402
 from srna_nb.targets import TargetSelection  # noqa: E402
 

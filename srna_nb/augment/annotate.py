@@ -45,6 +45,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from srna_nb.atlas import Atlas
+from srna_nb.augment.report import conflict_table
 from srna_nb.calibration import PROBABILITY_FLOOR, set_members
 from srna_nb.errors import SrnaInputError, SrnaParameterError
 from srna_nb.files import write_csv
@@ -333,13 +334,6 @@ class Annotation:
         return write_csv(self.table, path)
 
 
-def conflict_table(table: pd.DataFrame) -> pd.DataFrame:
-    """The conflicts of an annotation table, strongest evidence first, with the columns that matter."""
-    if "conflict" not in table:
-        return table.iloc[:0]
-    columns = [c for c in ("sample_id", "study", "given", "predicted", "probability", "conflict_evidence", "runner_up",
-                           "runner_up_probability") if c in table]
-    return table.loc[table["conflict"], columns].sort_values("conflict_evidence", ascending=False).reset_index(drop=True)
 
 
 def bundle_inputs(bundle, atlas: Atlas, min_overlap: float = MIN_OVERLAP, imputation: str | None = None):

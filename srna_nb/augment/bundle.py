@@ -30,13 +30,14 @@ import os
 import shutil
 import tempfile
 from dataclasses import asdict, dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
+from srna_nb.augment.numeric import NumericBundle, NumericSummary
+from srna_nb.augment.report import BundleReport, LabelledFigures
 from srna_nb.calibration import TemperatureScaler
 from srna_nb.errors import SrnaInputError
 from srna_nb.files import sha256_file
@@ -58,25 +59,6 @@ TRUSTED_TYPES = (
     "srna_nb.preprocessing.Log2p",
     "srna_nb.preprocessing.QuantileNormalizer",
 )
-#: Packages whose versions a bundle records.
-RECORDED_PACKAGES = ("srna_nb", "numpy", "pandas", "scikit-learn", "keras", "jax", "skops", "scipy")
-
-
-class LabelledFigures:
-    """A summary's figures under display labels (``LABELS``: field name -> label, in display order)."""
-
-    LABELS: ClassVar[dict[str, str]] = {}
-
-    def labelled(self) -> dict[str, Any]:
-        """The figures under their display labels (for tables and model cards)."""
-        return {label: getattr(self, name) for name, label in self.LABELS.items()}
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]):
-        """From ``asdict`` output, or from a display-labelled dictionary (what bundles before 2026-12-02 hold)."""
-        by_label = {label: name for name, label in cls.LABELS.items()}
-        fields = {by_label.get(key, key): value for key, value in values.items()}
-        return cls(**{name: fields.get(name) for name in cls.LABELS})
 
 
 @dataclass
@@ -119,21 +101,6 @@ class HeldOutSummary(LabelledFigures):
     }
 
 
-class BundleReport:
-    """What both kinds of bundle show: the training samples' conflicts, and a one-column description."""
-
-    def conflicts(self) -> pd.DataFrame:
-        """Training samples whose cross-fitted prediction disagrees with their own label or value, strongest first."""
-        from srna_nb.augment.annotate import conflict_table
-
-        return conflict_table(self.out_of_fold)
-
-    def describe(self) -> pd.DataFrame:
-        """One-column table of what the bundle is and how well it did on held-out studies."""
-        rows = {**self._settings(), **(self.summary.labelled() if self.summary else {}), "seed": self.seed}
-        return pd.DataFrame({"value": pd.Series({k: _text(v) for k, v in rows.items()}, dtype=object)})
-
-
 @dataclass
 class Bundle(BundleReport):
     """A trained, calibrated predictor for one target (see module docstring)."""
@@ -174,26 +141,6 @@ class Bundle(BundleReport):
                 "calibration temperature": round(self.calibrator.temperature_, 3),
                 "prediction sets": "none" if self.set_threshold is None else
                 f"{self.set_coverage:.0%} nominal coverage: classes with probability >= {self.set_threshold:.3f}"}
-
-
-def _text(value) -> str:
-    if isinstance(value, float):
-        return f"{value:.3f}"
-    if isinstance(value, dict):
-        return ", ".join(f"{k} {_text(v)}" for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return ", ".join(_text(v) for v in value)
-    return str(value)
-
-
-def package_versions() -> dict[str, str]:
-    versions = {}
-    for name in RECORDED_PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
 
 
 def save_bundle(bundle: Bundle, folder: str | Path, overwrite: bool = False) -> Path:
@@ -289,8 +236,6 @@ def load_bundle(folder: str | Path) -> Bundle:
         versions=meta["versions"], seed=meta["seed"], feature_importance=meta.get("feature_importance"),
     )
     if kind == "number":
-        from srna_nb.augment.numeric import NumericBundle, NumericSummary
-
         return NumericBundle(
             **common, coverage=meta["coverage"], half_width=meta["half_width"],
             summary=NumericSummary.from_dict(meta["summary"]) if meta.get("summary") else None,

@@ -45,7 +45,7 @@ from sklearn.metrics import mean_absolute_error, median_absolute_error, r2_score
 from threadpoolctl import threadpool_limits
 
 from srna_nb.atlas import Atlas
-from srna_nb.augment.bundle import BundleReport, LabelledFigures, package_versions
+from srna_nb.augment.report import BundleReport, LabelledFigures, default_novelty, package_versions
 from srna_nb.errors import SrnaParameterError
 from srna_nb.models import input_importance, make_model
 from srna_nb.novelty import NoveltyScorer
@@ -155,7 +155,6 @@ def train_numeric_bundle(
     unknown_rate, min_share, imputation, min_coverage, novelty, seed
         As for :func:`~srna_nb.augment.train_bundle`.
     """
-    from srna_nb.augment.train import default_novelty  # train imports this module
 
     if not 0 < coverage < 1:
         raise SrnaParameterError(f"coverage must be between 0 and 1, got {coverage}")

@@ -22,7 +22,8 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
 from srna_nb.atlas import Atlas
 from srna_nb.augment.annotate import flag_conflicts, label_table
-from srna_nb.augment.bundle import Bundle, HeldOutSummary, package_versions
+from srna_nb.augment.bundle import Bundle, HeldOutSummary
+from srna_nb.augment.report import default_novelty, package_versions
 from srna_nb.augment.numeric import NumericBundle, train_numeric_bundle
 from srna_nb.calibration import TemperatureScaler, expected_calibration_error, reliability_table, set_members, set_threshold
 from srna_nb.errors import SrnaParameterError
@@ -195,12 +196,6 @@ def _atlas_groups(atlas: Atlas, data):
     if len(set(groups)) < 2:
         raise SrnaParameterError(f"protocol {LEAVE_ONE_ATLAS_OUT!r} needs samples of at least 2 atlases, got {len(set(groups))}")
     return replace(data, groups=groups)
-
-
-def default_novelty() -> NoveltyScorer:
-    """The novelty scorer bundles use unless told otherwise: the profile mismatch alone, which held
-    across pipelines and caught more unseen organs than the other scores (docs/design.md)."""
-    return NoveltyScorer()
 
 
 def _cross_fit(data, pipeline, novelty, protocol: str, n_splits: int, seed: int, progress: bool) -> CrossFit:

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from srna_nb.errors import SrnaParameterError
 from srna_nb.evaluation import split_indices
 from srna_nb.files import write_csv
-from srna_nb.explain import compare
+from srna_nb.explain.compare import marker_precision, method_agreement, precision_summary, top_features
 from srna_nb.targets import class_indices
 from srna_nb.explain.gradients import METHODS as GRADIENT_METHODS
 from srna_nb.explain.gradients import (attributions, completeness_gap, mean_absolute_attributions, mean_by_class,
@@ -85,7 +85,7 @@ class ImportanceStudy:
         return list(self.held_out["true"].value_counts().index[:n])
 
     def top_features(self, k: int = 10) -> pd.DataFrame:
-        return compare.top_features(self.importances, k)
+        return top_features(self.importances, k)
 
     def top_table(self, model: str, method: str, k: int = 10) -> pd.DataFrame:
         """Rank x class: the top ``k`` sRNAs of each class for one model and method."""
@@ -94,7 +94,7 @@ class ImportanceStudy:
         return top.pivot(index="rank", columns="class", values="feature")
 
     def agreement(self, k: int = 20) -> pd.DataFrame:
-        return compare.method_agreement(self.importances, k)
+        return method_agreement(self.importances, k)
 
     def agreement_summary(self, k: int = 20) -> pd.DataFrame:
         """Mean rank correlation and top-k overlap over classes, per pair of sources."""
@@ -102,14 +102,14 @@ class ImportanceStudy:
         return table.groupby(["source", "compared with"], sort=False)[["spearman", f"top_{k}_overlap"]].mean()
 
     def marker_precision(self, truth, k: int = 10) -> pd.DataFrame:
-        return compare.marker_precision(self.importances, truth, self.target, k)
+        return marker_precision(self.importances, truth, self.target, k)
 
     def key_figures(self, truth=None, k: int = 10) -> dict[str, str]:
         """Held-out accuracy per model and, on simulated data, mean marker precision@k per source."""
         scores = self.accuracy()
         figures = {str(scores.name): ", ".join(f"{model} {value:.3f}" for model, value in scores.items())}
         if truth is not None and not self.importances.empty:
-            summary = compare.precision_summary(self.marker_precision(truth, k))
+            summary = precision_summary(self.marker_precision(truth, k))
             figures[f"planted-marker precision@{k} per class"] = ", ".join(
                 f"{source} {value:.2f}" for source, value in summary["mean_precision"].items())
             figures["expected by chance"] = f"{summary['expected_by_chance'].mean():.3f}"
