@@ -18,7 +18,8 @@ from sklearn.preprocessing import StandardScaler
 from srna_nb.atlas import Atlas
 from srna_nb.errors import SrnaParameterError
 from srna_nb.evaluation import evaluate, paper_style_summary, split_indices
-from srna_nb.models import DLClassifier, DLRegressor, _validation_split, make_model
+from srna_nb.models import DLClassifier, DLRegressor, make_model
+from srna_nb.models.network import shuffled_batches_class, stratified_validation_split
 from srna_nb.preprocessing import DetectionFilter, LibrarySizeNormalizer, Log2p, QuantileNormalizer, make_preprocessor
 from srna_nb.simulate import simulate_atlas
 from srna_nb.targets import prepare_target
@@ -191,7 +192,7 @@ def test_dl_refit_trains_a_fresh_network_on_all_rows_for_the_chosen_epochs(tissu
     settings = {"hidden_layers": (16,), "max_epochs": 40, "patience": 3, "min_steps": 0, "batch_size": 32, "random_state": 2}
     plain = DLClassifier(**settings).fit(X, y)
     refit = DLClassifier(**settings, refit=True).fit(X, y)
-    n_validation = len(y) - len(_validation_split(np.unique(y, return_inverse=True)[1], 0.1, 2)[0])
+    n_validation = len(y) - len(stratified_validation_split(np.unique(y, return_inverse=True)[1], 0.1, 2)[0])
     assert 1 <= plain.best_epochs_ <= plain.n_epochs_ <= 40 and refit.best_epochs_ == plain.best_epochs_
     # Optimizer steps tell how many rows and epochs each final network was trained on.
     assert int(plain.model_.optimizer.iterations) == plain.n_epochs_ * math.ceil((len(y) - n_validation) / 32)
@@ -223,13 +224,35 @@ def test_dl_min_steps_hold_early_stopping_back_and_max_epochs_still_caps(tissue_
     np.testing.assert_array_equal(older.predict_proba(X), held.predict_proba(X))
 
 
-def test_dl_mixup_blends_pairs_of_samples_and_their_losses(tissue_data):
-    from srna_nb.models import _shuffled_batches_class
+def test_classifier_and_regressor_train_through_one_fit_loop(tissue_data, monkeypatch):
+    """Early stopping, batching and network building live once, in the MLP core both estimators use."""
+    from srna_nb.models import mlp
 
+    for estimator in (DLClassifier, DLRegressor):
+        assert issubclass(estimator, mlp.MLPEstimator)
+        assert not {"_fit_network", "_train"} & set(vars(estimator)), f"{estimator.__name__} has its own fit loop"
+    seen = []
+    for name in ("early_stopping", "build_network", "shuffled_batches_class"):
+        original = getattr(mlp, name)
+        monkeypatch.setattr(mlp, name, lambda *args, _name=name, _original=original: seen.append(_name) or _original(*args))
+    X = make_preprocessor().fit_transform(tissue_data.X)[:80]
+    settings = {"hidden_layers": (4,), "max_epochs": 3, "min_steps": 0, "random_state": 1}
+    classifier = DLClassifier(**settings).fit(X, tissue_data.y[:80])
+    assert seen == ["early_stopping", "build_network", "shuffled_batches_class"]
+    regressor = DLRegressor(**settings).fit(X, np.arange(80.0))
+    assert seen == 2 * ["early_stopping", "build_network", "shuffled_batches_class"]
+    for fitted in (classifier, regressor):
+        assert fitted.early_stopping_ and 1 <= fitted.best_epochs_ <= fitted.n_epochs_ <= 3
+    # Saved bundles and pickles name the classes by the module path they have always had.
+    assert {DLClassifier.__module__, DLRegressor.__module__} == {"srna_nb.models"}
+    assert type(pickle.loads(pickle.dumps(regressor))) is DLRegressor
+
+
+def test_dl_mixup_blends_pairs_of_samples_and_their_losses(tissue_data):
     X = make_preprocessor().fit_transform(tissue_data.X).astype(np.float32)
     encoded = np.unique(tissue_data.y, return_inverse=True)[1]
     class_weights = np.linspace(0.5, 2.0, encoded.max() + 1).astype(np.float32)
-    batches = _shuffled_batches_class()(X, encoded, 32, 0, mixup=0.4, class_weights=class_weights)
+    batches = shuffled_batches_class()(X, encoded, 32, 0, mixup=0.4, class_weights=class_weights)
     inputs, targets, weights = batches[0]
     rows = batches.order[:32]
     assert inputs.shape == (32, X.shape[1]) and targets.shape == (32, len(class_weights))
