@@ -141,10 +141,10 @@ def test_bad_simulator_settings_are_refused(arguments, message):
 
 def test_blocked_generation_gives_the_numbers_of_one_whole_matrix(monkeypatch):
     """The matrix is built in row blocks to bound memory; block size must not change a single count."""
-    from srna_nb import simulate
+    from srna_nb.simulate import simulator
 
-    whole, _ = simulate.simulate_atlas(n_samples=300, seed=11, n_features=250)
-    monkeypatch.setattr(simulate, "ROW_BLOCK", 7)
-    blocked, _ = simulate.simulate_atlas(n_samples=300, seed=11, n_features=250)
+    whole, _ = simulator.simulate_atlas(n_samples=300, seed=11, n_features=250)
+    monkeypatch.setattr(simulator, "ROW_BLOCK", 7)
+    blocked, _ = simulator.simulate_atlas(n_samples=300, seed=11, n_features=250)
     assert np.array_equal(whole.counts, blocked.counts)
     assert whole.samples.equals(blocked.samples)
