@@ -52,7 +52,7 @@ def test_h5ad_written_and_read_through_anndata(atlas, tmp_path):
     again = load_atlas(path, study_column=atlas.study_column)
     _same(atlas, again)
     # The h5py fallback reads the same file to the same atlas.
-    from srna_nb.io import _read_h5ad_with_h5py
+    from srna_nb.io.h5ad import _read_h5ad_with_h5py
 
     matrix, obs, var, simulated = _read_h5ad_with_h5py(path)
     np.testing.assert_array_equal(matrix, atlas.counts)
