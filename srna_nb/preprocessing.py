@@ -44,7 +44,20 @@ class _Float32Output:
         return tags
 
 
-class LibrarySizeNormalizer(_Float32Output, OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class _PerSample(_Float32Output):
+    """Stateless per-sample transformers: ``fit`` checks the parameters and learns the number of features only."""
+
+    def fit(self, X, y=None):
+        validate_params(self)
+        validate_data(self, X, dtype=np.float32, reset=True, ensure_all_finite="allow-nan")
+        return self
+
+    def _inputs(self, X) -> np.ndarray:
+        check_is_fitted(self, "n_features_in_")
+        return validate_data(self, X, dtype=np.float32, reset=False, ensure_all_finite="allow-nan")
+
+
+class LibrarySizeNormalizer(_PerSample, OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Scale each sample to reads per million (RPM).
 
     The denominator is the sample's total over all features of the input matrix, before any
@@ -58,14 +71,8 @@ class LibrarySizeNormalizer(_Float32Output, OneToOneFeatureMixin, TransformerMix
     def __init__(self, scale: float = 1e6):
         self.scale = scale
 
-    def fit(self, X, y=None):
-        validate_params(self)
-        validate_data(self, X, dtype=np.float32, reset=True, ensure_all_finite="allow-nan")
-        return self
-
     def transform(self, X):
-        check_is_fitted(self, "n_features_in_")
-        X = validate_data(self, X, dtype=np.float32, reset=False, ensure_all_finite="allow-nan")
+        X = self._inputs(X)
         totals = np.nansum(X, axis=1, keepdims=True, dtype=np.float64)
         totals[totals == 0] = 1.0  # an empty library stays all zeros instead of dividing by zero
         factors = self.scale / totals
@@ -77,7 +84,7 @@ class LibrarySizeNormalizer(_Float32Output, OneToOneFeatureMixin, TransformerMix
         return out
 
 
-class Log2p(_Float32Output, OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class Log2p(_PerSample, OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """``log2(x + pseudocount)``; stateless."""
 
     _parameter_constraints: dict = {"pseudocount": [Interval(Real, 0, None, closed="neither")]}
@@ -85,14 +92,8 @@ class Log2p(_Float32Output, OneToOneFeatureMixin, TransformerMixin, BaseEstimato
     def __init__(self, pseudocount: float = 1.0):
         self.pseudocount = pseudocount
 
-    def fit(self, X, y=None):
-        validate_params(self)
-        validate_data(self, X, dtype=np.float32, reset=True, ensure_all_finite="allow-nan")
-        return self
-
     def transform(self, X):
-        check_is_fitted(self, "n_features_in_")
-        X = validate_data(self, X, dtype=np.float32, reset=False, ensure_all_finite="allow-nan")
+        X = self._inputs(X)
         out = X + np.float32(self.pseudocount)
         return np.log2(out, out=out)  # in place: one new matrix, not two
 

@@ -33,6 +33,7 @@ from srna_nb.errors import SrnaInputError, SrnaParameterError
 from srna_nb.files import write_csv
 from srna_nb.logs import logger
 from srna_nb.parallel import run_jobs
+from srna_nb.targets import TargetSamples
 
 PROTOCOLS = ("kfold", "grouped", "leave_one_study_out")
 #: The floor: always predict the training mean.
@@ -40,15 +41,8 @@ FLOOR = "mean"
 
 
 @dataclass(frozen=True)
-class NumericTarget:
+class NumericTarget(TargetSamples):
     """The samples usable for one numeric target, ready for scikit-learn (``y`` as float64)."""
-
-    target: str
-    X: np.ndarray
-    y: np.ndarray
-    groups: np.ndarray | None
-    sample_ids: pd.Index
-    feature_names: pd.Index
 
 
 def prepare_numeric_target(atlas: Atlas, target: str, *, where: Mapping[str, str | Sequence[str]] | None = None,

@@ -47,7 +47,22 @@ def _check_bins(bins: Sequence[float]) -> None:
 
 
 @dataclass(frozen=True)
-class TargetData:
+class TargetSamples:
+    """The labelled samples of one target, ready for scikit-learn: what class and numeric targets share.
+
+    :class:`TargetData` (classes) and :class:`~srna_nb.regression.NumericTarget` (numbers) build on it.
+    """
+
+    target: str
+    X: np.ndarray
+    y: np.ndarray
+    groups: np.ndarray | None
+    sample_ids: pd.Index
+    feature_names: pd.Index
+
+
+@dataclass(frozen=True)
+class TargetData(TargetSamples):
     """The samples usable for one prediction target, ready for scikit-learn.
 
     Attributes
@@ -68,12 +83,6 @@ class TargetData:
         Table of what was left out and why: ``label``, ``samples``, ``studies``, ``reason``.
     """
 
-    target: str
-    X: np.ndarray
-    y: np.ndarray
-    groups: np.ndarray | None
-    sample_ids: pd.Index
-    feature_names: pd.Index
     dropped: pd.DataFrame
 
     @property

@@ -13,7 +13,6 @@ import pandas as pd
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.model_selection import cross_val_score
-from sklearn.preprocessing import StandardScaler
 
 from srna_nb.atlas import Atlas
 from srna_nb.errors import SrnaParameterError

@@ -200,7 +200,7 @@ def test_run_outside_a_project_says_how_to_make_one(tmp_path, monkeypatch, capsy
 
 def test_fingerprint_follows_declared_inputs_only(tmp_path):
     """Strings that merely name a folder (``..``) are not inputs; ``*path`` and ``*_dir`` parameters are."""
-    from srna_nb.runner import _input_paths
+    from srna_nb.runner.reuse import _input_paths
 
     (tmp_path / "notebooks").mkdir()
     (tmp_path / "counts.csv").write_text("x")

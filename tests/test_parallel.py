@@ -7,6 +7,7 @@ import pytest
 
 from srna_nb import evaluation, models, parallel, targets
 from srna_nb.errors import SrnaParameterError
+from srna_nb.preprocessing import make_preprocessor
 from srna_nb.simulate import simulate_atlas
 
 LIGHT = {"dl": {"hidden_layers": [32], "max_epochs": 8}, "rf": {"n_estimators": 20}, "linear": {}}
@@ -79,7 +80,7 @@ def test_dl_fits_in_threads_match_one_after_the_other_whatever_the_global_seeds(
 
     atlas, _ = simulate_atlas(n_samples=300, seed=4, n_features=200, n_studies=12)
     data = targets.prepare_target(atlas, "tissue", min_studies=2)
-    X = models.make_preprocessor().fit_transform(data.X)
+    X = make_preprocessor().fit_transform(data.X)
 
     def fit(seed):
         return models.DLClassifier(hidden_layers=(32,), max_epochs=8, random_state=seed).fit(X, data.y).predict_proba(X)

@@ -1,29 +1,7 @@
-"""Batch execution: profiles of notebook x parameter-file runs, executed with papermill, rendered to HTML.
-
-A profile (``parameters/profiles/NAME.yaml``) lists runs::
-
-    name: default
-    defaults: default.yaml          # parameter file every run starts from (optional)
-    runs:
-      - name: 01_atlas_overview      # report name (unique within the profile)
-        notebook: 01_atlas_overview  # notebooks/<notebook>.ipynb
-        parameters: [overview.yaml]  # more parameter files, applied in order (optional)
-        overrides: {n_samples: 600}  # last word (optional)
-
-Each run writes ``reports/<run-name>/<name>.ipynb`` (executed), ``<name>.html`` and a record
-``<name>.run.json`` through temporary files and renames, so that an interrupted run never leaves a
-half-written report. Reports run ``jobs`` at a time (default: one per core), each in its own
-process and kernel; a report depends only on its own notebook and parameters, so the results do
-not depend on ``jobs``. A failed notebook does not stop the others; the index pages
-(:mod:`srna_nb.reports`) list every report with its status, failing cell and key figures. A report
-whose content hash (notebook, parameters, input files, library source) is unchanged since its last
-successful run is reused unless ``force=True``.
-"""
+"""Executing reports: each in a staging folder (papermill, then HTML), several at once in their own processes."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import multiprocessing
 import os
 import shutil
@@ -31,30 +9,19 @@ import signal
 import tempfile
 import threading
 import time
-from multiprocessing.connection import wait
 from dataclasses import dataclass
 from functools import lru_cache
+from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any, Iterable
 
-import yaml
-
 from srna_nb import reports
 from srna_nb.errors import SrnaParameterError
-from srna_nb.files import atomic_write, update_digest
-from srna_nb.project import find_project
 from srna_nb.reports import RunRecord
 from srna_nb.resources import PeakMemory
-
-@dataclass
-class Run:
-    """One notebook execution with its merged parameters."""
-
-    name: str
-    notebook: Path
-    parameters: dict[str, Any]
-    #: The profile's estimate of the run's time, which orders the runs before any has been recorded.
-    expected_seconds: float = 0.0
+from srna_nb.runner.profiles import Run, load_profile, notebook_parameters
+from srna_nb.runner.rendering import render_html
+from srna_nb.runner.reuse import reusable_record, run_fingerprint
 
 
 @dataclass
@@ -79,111 +46,6 @@ class RunResult:
         return self.record.seconds
 
 
-def read_yaml(path: Path) -> dict[str, Any]:
-    """A YAML mapping from ``path`` with a one-line error for missing or malformed files."""
-    if not path.exists():
-        raise SrnaParameterError(f"{path}: parameter file not found")
-    try:
-        content = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise SrnaParameterError(f"{path}: invalid YAML ({str(error).splitlines()[0]})") from None
-    if content is None:
-        return {}
-    if not isinstance(content, dict):
-        raise SrnaParameterError(f"{path}: expected a mapping of parameter names to values")
-    return content
-
-
-def load_profile(profile: str | Path, root: str | Path | None = None, extra_parameters: Iterable[str | Path] = (),
-                 overrides: dict[str, Any] | None = None) -> tuple[str, list[Run]]:
-    """Read a profile by name (``parameters/profiles/<name>.yaml``) or path into runs.
-
-    ``root`` is the project folder (default: the current directory, see :mod:`srna_nb.project`).
-    A profile given by path inside another project's ``parameters/profiles/`` uses that
-    project's ``notebooks/`` and ``parameters/``.
-    """
-    path = Path(profile)
-    if not path.suffix:
-        root = find_project(root)
-        path = root / "parameters" / "profiles" / f"{profile}.yaml"
-        if not path.exists():
-            available = sorted(p.stem for p in (root / "parameters" / "profiles").glob("*.yaml"))
-            raise SrnaParameterError(f"{path}: no such profile; profiles here: {', '.join(available) or 'none'}")
-    elif path.resolve().parent.parent.name == "parameters" and path.resolve().parent.name == "profiles":
-        root = path.resolve().parent.parent.parent
-    else:
-        root = find_project(root)
-    spec = read_yaml(path)
-    if not isinstance(spec.get("runs"), list) or not spec["runs"]:
-        raise SrnaParameterError(f"{path}: a profile needs a non-empty 'runs' list")
-    base: dict[str, Any] = {}
-    if spec.get("defaults"):
-        base.update(read_yaml(root / "parameters" / spec["defaults"]))
-    runs, names = [], set()
-    for position, entry in enumerate(spec["runs"], start=1):
-        if not isinstance(entry, dict) or "notebook" not in entry:
-            raise SrnaParameterError(f"{path}: run {position} needs a 'notebook'")
-        notebook = root / "notebooks" / f"{entry['notebook']}.ipynb"
-        if not notebook.exists():
-            raise SrnaParameterError(f"{path}: run {position}: notebook {notebook.name} not found in notebooks/")
-        name = str(entry.get("name", entry["notebook"]))
-        if name in names:
-            raise SrnaParameterError(f"{path}: run name {name!r} is used twice")
-        names.add(name)
-        parameters = dict(base)
-        files = entry.get("parameters", [])
-        for file in [files] if isinstance(files, str) else files:
-            parameters.update(read_yaml(root / "parameters" / file))
-        for file in extra_parameters:
-            parameters.update(read_yaml(Path(file)))
-        parameters.update(entry.get("overrides") or {})
-        parameters.update(overrides or {})  # the command line has the last word
-        expected = entry.get("expected_seconds", 0)
-        if isinstance(expected, bool) or not isinstance(expected, (int, float)) or expected < 0:
-            raise SrnaParameterError(f"{path}: run {name!r}: expected_seconds must be a number of seconds, got {expected!r}")
-        runs.append(Run(name=name, notebook=notebook, parameters=_known_parameters(notebook, parameters, path),
-                        expected_seconds=float(expected)))
-    return str(spec.get("name", path.stem)), runs
-
-
-def notebook_parameters(notebook: Path) -> set[str]:
-    """Names assigned in a notebook's ``parameters`` cell."""
-    return _parameters_cell_names(notebook, notebook.stat().st_mtime_ns)
-
-
-@lru_cache(maxsize=64)
-def _parameters_cell_names(notebook: Path, modified: int) -> frozenset[str]:
-    import ast
-
-    import nbformat
-
-    for cell in nbformat.read(notebook, as_version=4).cells:
-        if "parameters" in cell.get("metadata", {}).get("tags", []):
-            tree = ast.parse(cell.source)
-            return frozenset(t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name))
-    return frozenset()
-
-
-def _known_parameters(notebook: Path, parameters: dict[str, Any], profile: Path) -> dict[str, Any]:
-    """Keep the parameters this notebook declares.
-
-    Parameter files are shared between notebooks, so a name another notebook declares is
-    passed over quietly; a name no notebook declares is a typo and stops the run.
-    """
-    declared = notebook_parameters(notebook)
-    anywhere = set().union(*(notebook_parameters(n) for n in notebook.parent.glob("*.ipynb")))
-    unknown = sorted(set(parameters) - anywhere)
-    if unknown:
-        raise SrnaParameterError(
-            f"{profile}: parameter {unknown[0]!r} is declared by no notebook ({notebook.name} declares: {', '.join(sorted(declared))})"
-        )
-    return {k: v for k, v in parameters.items() if k in declared}
-
-
-REPORT_TEMPLATE = Path(__file__).resolve().parent / "templates"
-WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-
-
 @lru_cache(maxsize=1)
 def _kernel_manager_class():
     """jupyter_client's kernel manager, asking for CurveZMQ-encrypted kernel sockets when the kernel supports them.
@@ -201,84 +63,6 @@ def _kernel_manager_class():
             return "auto" if zmq.has("curve") else "disabled"
 
     return LocalKernelManager
-
-
-def render_html(executed: Path, destination: Path, keep_code: bool = False) -> None:
-    """Render an executed notebook to static, offline HTML (code hidden unless ``keep_code``).
-
-    The ``srna_report`` template is JupyterLab's without the scripts it would fetch from a
-    CDN (require.js, MathJax, mermaid, widget manager): figures are embedded images and
-    tables are HTML, so a report reads the same with no network and no JavaScript.
-    """
-    import nbformat
-    from nbconvert import HTMLExporter
-
-    exporter = HTMLExporter(
-        extra_template_basedirs=[str(REPORT_TEMPLATE)], template_name="srna_report",
-        exclude_input=not keep_code, exclude_input_prompt=True, exclude_output_prompt=True,
-    )
-    notebook = nbformat.read(executed, as_version=4)
-    _drop_widget_views(notebook)
-    body, _ = exporter.from_notebook_node(notebook)
-    atomic_write(destination, body)
-
-
-def _drop_widget_views(notebook) -> None:
-    """Remove live-widget outputs (and their state); the explorers' static snapshots stay before them."""
-    notebook.metadata.pop("widgets", None)
-    for cell in notebook.cells:
-        if "outputs" in cell:
-            cell.outputs = [output for output in cell.outputs if WIDGET_VIEW not in output.get("data", {})]
-
-
-def is_input_parameter(name: str) -> bool:
-    """Whether a parameter names input data: ``*path`` and ``*_dir`` names, except ``output_dir``."""
-    return name != "output_dir" and (name.endswith("path") or name.endswith("_dir"))
-
-
-def _input_paths(parameters: Any, base: Path, declared: bool = False) -> list[Path]:
-    """Existing files and folders named by input parameters, at any depth (relative paths resolve from notebooks/).
-
-    Only parameters declared as inputs by their names (:func:`is_input_parameter`, e.g.
-    ``data_path``, ``bundle_dir``, an atlas source's ``path``) count: another string that happens to
-    name a folder (say ``..``) must not put that folder's content into the fingerprint.
-    """
-    if isinstance(parameters, dict):
-        return [p for key, item in parameters.items() for p in _input_paths(item, base, is_input_parameter(str(key)))]
-    if isinstance(parameters, (list, tuple)):
-        return [p for item in parameters for p in _input_paths(item, base, declared)]
-    if declared and isinstance(parameters, str) and parameters and len(parameters) < 4096:
-        path = (base / parameters) if not os.path.isabs(parameters) else Path(parameters)
-        try:
-            if path.exists():
-                return [path]
-        except OSError:
-            return []
-    return []
-
-
-def run_fingerprint(run: Run, keep_code: bool = False) -> str:
-    """Content hash of what a report depends on: notebook, parameters, input data and srna_nb itself.
-
-    The library's own source is part of it because the simulated atlas is generated by code, and
-    a changed model or metric must not be hidden behind a reused report.
-    """
-    digest = hashlib.sha256()
-    digest.update(run.notebook.read_bytes())
-    digest.update(json.dumps(run.parameters, sort_keys=True, default=str).encode())
-    digest.update(b"keep_code" if keep_code else b"hide_code")
-    update_digest(digest, Path(__file__).resolve().parent)
-    for path in _input_paths(run.parameters, run.notebook.parent):
-        update_digest(digest, path)
-    return digest.hexdigest()
-
-
-def _reusable(run: Run, run_dir: Path, fingerprint: str) -> RunRecord | None:
-    record = reports.read_record(run_dir, run.name)
-    if (record is not None and record.ok and record.fingerprint == fingerprint
-            and (run_dir / f"{run.name}.html").exists() and (run_dir / f"{run.name}.ipynb").exists()):
-        return record
-    return None
 
 
 def _failure_text(failure) -> str:
@@ -484,7 +268,7 @@ def run_profile(
     to_execute = []
     for position, run in enumerate(runs, start=1):
         fingerprint = run_fingerprint(run, keep_code)
-        reused = None if force else _reusable(run, run_dir, fingerprint)
+        reused = None if force else reusable_record(run, run_dir, fingerprint)
         if reused is not None:
             reused.reused = True
             done(position, RunResult(run, reused, html=run_dir / f"{run.name}.html", executed=run_dir / f"{run.name}.ipynb"))
