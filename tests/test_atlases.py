@@ -11,6 +11,7 @@ import pytest
 
 from srna_nb.atlas import Atlas, concat_atlases
 from srna_nb.augment import leave_one_atlas_out, score_held_out, train_bundle
+from srna_nb.augment.cross import cross_atlas_study
 from srna_nb.errors import SrnaInputError, SrnaParameterError
 from srna_nb.targets import TargetSelection
 from srna_nb.vocabulary import read_sample_type_table, sample_types
@@ -140,6 +141,28 @@ def test_a_held_out_atlas_reaches_no_part_of_its_bundle(three_atlases):
     np.testing.assert_array_equal(before.pipeline[-1].coef_, after.pipeline[-1].coef_)
     # ... while the bundles that train on it do change.
     assert study.bundles[("atlas1", "linear", 0)].calibrator.temperature_ != again.bundles[("atlas1", "linear", 0)].calibrator.temperature_
+
+
+def test_cross_atlas_scores_keep_never_learnt_classes_apart(small_simulation):
+    atlas, _ = small_simulation
+    halves = np.arange(atlas.n_samples) % 2 == 0  # the same studies in both halves (simulated data)
+    first, second = atlas.subset(samples=halves), atlas.subset(samples=~halves)
+    missing = first.samples["tissue"].value_counts().index[0]
+    first = first.subset(samples=(first.samples["tissue"] != missing).to_numpy())  # a class the first never learns
+    study = cross_atlas_study({"first": first, "second": second}, TargetSelection("tissue", min_class_size=5, min_studies=2),
+                              seeds=[0], imputations=["mean"], n_splits=3)
+    scores = study.scores.set_index(["direction", "model"])
+    assert set(scores.index.get_level_values("model")) == {"linear", "plain sklearn RF"}
+    forward = scores.loc[("first -> second", "linear")]
+    table = study.annotations["first -> second (linear)"]
+    assert forward["never-learnt samples"] == (~table["learnt"]).sum() == (second.samples["tissue"].notna()).sum() - forward["samples"]
+    assert (table.loc[~table["learnt"], "truth"] == missing).sum() == (second.samples["tissue"] == missing).sum() > 0
+    assert forward["samples"] == table["learnt"].sum() and not table.loc[table["learnt"], "truth"].eq(missing).any()
+    assert forward["never-learnt not confident"] == (table.loc[~table["learnt"], "status"] != "confident").mean()
+    learnt = table[table["learnt"]]
+    assert forward["accuracy"] == (learnt["predicted"] == learnt["truth"]).mean() > 0.8  # simulated data
+    assert scores.loc[("first -> second", "plain sklearn RF"), "samples"] == forward["samples"]
+    assert study.summary().loc[("first -> second", "linear", "mean"), "never-learnt samples"] == forward["never-learnt samples"]
 
 
 def test_confidence_can_be_set_on_held_out_atlases(three_atlases):

@@ -77,7 +77,8 @@ def choose(summary) -> tuple[str, str, pd.DataFrame]:
     whose accuracy is within the best one's standard deviation over seeds (the one-standard-error
     rule), the simplest (earliest in :data:`CANDIDATES`) is kept.
     """
-    table = summary.groupby(level=["model", "imputation"], sort=False)[["accuracy", "accuracy sd", "balanced accuracy"]].mean()
+    candidates = summary[summary.index.get_level_values("model").isin(list(CANDIDATES))]  # not the plain reference
+    table = candidates.groupby(level=["model", "imputation"], sort=False)[["accuracy", "accuracy sd", "balanced accuracy"]].mean()
     best = table["accuracy"].idxmax()
     floor = table.loc[best, "accuracy"] - table.loc[best, "accuracy sd"]
     eligible = table[table["accuracy"] >= floor]

@@ -143,7 +143,7 @@ def leave_one_atlas_out(
                     if keep_bundles:
                         bundles[(held_out, model, seed)] = bundle
                     if plain_sklearn and model == next(iter(models)):
-                        predicted = _plain_forest(training, test, bundle, seed)
+                        predicted = plain_forest_predictions(training, test, bundle, seed)
                         rows.append({"held-out atlas": held_out, "model": PLAIN_SKLEARN, "seed": seed,
                                      "training classes": len(bundle.classes),
                                      **score_held_out(truth, predicted, np.full(len(truth), ""), bundle.classes),
@@ -152,7 +152,7 @@ def leave_one_atlas_out(
     return LeaveOneAtlasOutStudy(selection.target, pd.DataFrame(rows), bundles)
 
 
-def _plain_forest(training: Atlas, test: Atlas, bundle, seed: int) -> np.ndarray:
+def plain_forest_predictions(training: Atlas, test: Atlas, bundle, seed: int) -> np.ndarray:
     """Predictions of a default scikit-learn forest trained on the bundle's samples and features."""
     training = training.subset(samples=pd.Index(bundle.out_of_fold["sample_id"]))
     X_train, _ = align_features(training, bundle.features, 0.0, "log2_rpm")

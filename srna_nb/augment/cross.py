@@ -2,8 +2,11 @@
 
 This is what a researcher does with public data: the model meets samples from other studies and,
 usually, another quantification pipeline. For each ordered pair of atlases, a bundle is trained
-on the first (calibration and thresholds from its own study-held-out folds) and annotates the
-second atlas' samples of the classes both hold; the truth is the second atlas' own label.
+on the first (calibration and thresholds from its own study-held-out folds) and annotates every
+labelled sample of the second; the truth is the second atlas' own label. Scores keep apart what
+the model could know: accuracy and confident calls over samples of classes it learnt, and the
+share of samples of never-learnt classes kept out of ``confident``; a plain scikit-learn random
+forest on the same features is scored alongside.
 """
 
 from __future__ import annotations
@@ -18,15 +21,18 @@ from threadpoolctl import threadpool_limits
 
 from srna_nb.atlas import Atlas
 from srna_nb.augment.annotate import SET_SEPARATOR, FeatureOverlap, annotate, set_covers
+from srna_nb.augment.atlas_out import PLAIN_SKLEARN, plain_forest_predictions
 from srna_nb.augment.train import train_bundle
 from srna_nb.calibration import reliability_table
 from srna_nb.files import write_csv
 from srna_nb.models import model_spec
 from srna_nb.targets import TargetSelection
 
-#: Columns of :attr:`CrossAtlasStudy.scores` that are averaged over seeds.
+#: Columns of :attr:`CrossAtlasStudy.scores` that are averaged over seeds; all but the last
+#: are over samples of classes the model learnt.
 SCORE_COLUMNS = ("accuracy", "balanced accuracy", "macro F1", "confident share", "confident accuracy",
-                 "set coverage", "mean set size", "unknown share", "low-coverage share", "feature coverage", "importance coverage")
+                 "set coverage", "mean set size", "unknown share", "low-coverage share", "feature coverage", "importance coverage",
+                 "never-learnt not confident")
 
 
 @dataclass
@@ -48,6 +54,9 @@ class CrossAtlasStudy:
         for column in ("accuracy", "balanced accuracy", "confident accuracy"):
             table.insert(table.columns.get_loc(column) + 1, f"{column} sd", spread[column])
         table.insert(0, "seeds", grouped.size())
+        counts = self.scores.groupby(keys, sort=False)[["samples", "never-learnt samples"]].first()
+        table.insert(1, "learnt-class samples", counts["samples"])
+        table.insert(2, "never-learnt samples", counts["never-learnt samples"])
         return table
 
     def key_figures(self) -> dict[str, str]:
@@ -59,6 +68,9 @@ class CrossAtlasStudy:
             figures[f"{direction}: accuracy"] = f"{row['accuracy']:.3f} ({model}, missing = {imputation})"
             figures[f"{direction}: confident share / accuracy"] = (
                 f"{row['confident share']:.2f} / " + ("-" if np.isnan(row["confident accuracy"]) else f"{row['confident accuracy']:.3f}"))
+            if row["never-learnt samples"]:
+                figures[f"{direction}: never-learnt samples not confident"] = (
+                    f"{row['never-learnt not confident']:.2f} of {int(row['never-learnt samples'])}")
         return figures
 
     def write(self, output_dir: str | Path | None) -> list[Path]:
@@ -129,25 +141,31 @@ def _cross_atlas_study(atlases, selection, models, seeds, imputations, n_splits,
             if test_name == train_name:
                 continue
             direction = f"{train_name} -> {test_name}"
+            test = test_atlas.subset(samples=test_atlas.labels(target).notna().to_numpy())
+            truth = test.labels(target).to_numpy(dtype=object)
             for model, variant in models.items():
                 kind, params = model_spec(model, variant)
                 for seed in seeds:
                     bundle = train_bundle(train_atlas, selection, kind, params, n_splits=n_splits, seed=seed,
                                           progress=progress)
-                    labels = test_atlas.labels(target)
-                    test = test_atlas.subset(samples=labels.isin(bundle.classes).to_numpy())
-                    truth = test.labels(target).to_numpy(dtype=object)
+                    learnt = np.isin(truth, list(bundle.classes))
+                    counts = {"samples": int(learnt.sum()), "classes": len(set(truth[learnt])),
+                              "never-learnt samples": int((~learnt).sum())}
                     for imputation in imputations:
                         annotation = annotate(bundle, test, imputation=imputation)
                         rows.append({"direction": direction, "model": model, "seed": seed, "imputation": imputation,
-                                     "samples": len(truth), "classes": len(set(truth)),
-                                     **_scores(annotation, truth)})
+                                     **counts, **_scores(annotation, truth, learnt)})
                         if seed == seeds[0] and imputation == imputations[0]:
-                            proba = annotation.probabilities
-                            table = reliability_table(proba.to_numpy(), np.searchsorted(proba.columns, truth))
+                            proba = annotation.probabilities.to_numpy()[learnt]
+                            columns = annotation.probabilities.columns
+                            table = reliability_table(proba, np.searchsorted(columns, truth[learnt]))
                             reliability.append(table.assign(direction=direction, model=model))
-                            annotations[f"{direction} ({model})"] = annotation.table.assign(truth=truth)
+                            annotations[f"{direction} ({model})"] = annotation.table.assign(truth=truth, learnt=learnt)
                             overlaps[f"{direction} ({model})"] = annotation.overlap
+                    if model == next(iter(models)):
+                        predicted = plain_forest_predictions(train_atlas, test, bundle, seed)
+                        rows.append({"direction": direction, "model": PLAIN_SKLEARN, "seed": seed, "imputation": "zero",
+                                     **counts, **prediction_scores(truth[learnt], predicted[learnt])})
     return CrossAtlasStudy(target, pd.DataFrame(rows), pd.concat(reliability, ignore_index=True), annotations, overlaps)
 
 
@@ -172,14 +190,18 @@ def prediction_scores(truth, predicted, confident=None, sets=None) -> dict[str, 
     return scores
 
 
-def _scores(annotation, truth: np.ndarray) -> dict[str, float]:
+def _scores(annotation, truth: np.ndarray, learnt: np.ndarray) -> dict[str, float]:
+    """:func:`prediction_scores` and statuses over learnt-class samples; never-learnt ones kept out of ``confident``."""
     table = annotation.table
+    status = table["status"].to_numpy(dtype=object)
+    known = table[learnt]
     return {
-        **prediction_scores(truth, table["predicted"], (table["status"] == "confident").to_numpy(), table.get("prediction_set")),
-        "unknown share": float((table["status"] == "unknown").mean()),
-        "low-coverage share": float((table["status"] == "low_coverage").mean()),
+        **prediction_scores(truth[learnt], known["predicted"], status[learnt] == "confident", known.get("prediction_set")),
+        "unknown share": float((status[learnt] == "unknown").mean()),
+        "low-coverage share": float((status[learnt] == "low_coverage").mean()),
         "feature coverage": annotation.overlap.share,
         "importance coverage": annotation.overlap.importance_share,
+        "never-learnt not confident": float((status[~learnt] != "confident").mean()) if (~learnt).any() else np.nan,
     }
 
 
