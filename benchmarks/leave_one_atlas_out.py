@@ -10,7 +10,7 @@ the share of those it calls confidently and how often those calls are right, and
 never-learnt-class samples kept out of ``confident``. Real data only; skips when
 ``../shared/data`` is absent.
 
-Usage: ``python benchmarks/leave_one_atlas_out.py [n_seeds] [--models dl,rf,linear] [--protocol grouped]``
+Usage: ``python benchmarks/leave_one_atlas_out.py [n_seeds] [--models dl,rf,linear] [--protocol grouped] [--imputation mean|zero]``
 (default 3 seeds, all three models, classes of at least 10 samples from 2 studies).
 """
 
@@ -35,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--protocol", default="grouped", help="cross-fitting of the training atlases")
     parser.add_argument("--min-class-size", type=int, default=10)
+    parser.add_argument("--imputation", choices=["mean", "zero"], default=None,
+                        help="missing features of the held-out atlas (default: each bundle's, by model)")
     arguments = parser.parse_args(argv)
     if not SHARED.is_dir():
         print(f"skipped: {SHARED} is absent (real data only)")
@@ -50,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{atlas.n_features} features ({atlas.value_kind})")
     models = {label: MODELS[label] for label in arguments.models.split(",")}
     selection = TargetSelection("sample_type", min_class_size=arguments.min_class_size, min_studies=2)
-    study = leave_one_atlas_out(atlases, selection, models, seeds=range(arguments.seeds), protocol=arguments.protocol)
+    study = leave_one_atlas_out(atlases, selection, models, seeds=range(arguments.seeds), protocol=arguments.protocol,
+                                imputation=arguments.imputation)
     pd.set_option("display.width", 250)
     print(study.summary().round(3).to_string())
     print(f"{arguments.seeds} seeds, {len(atlases)} atlases, models {', '.join(models)}: "

@@ -19,7 +19,7 @@ from srna_nb.augment.annotate import bundle_inputs, study_consensus
 from srna_nb.augment.measure import hidden_label_recovery, mislabel_detection, unseen_class_check
 from srna_nb.calibration import TemperatureScaler, expected_calibration_error
 from srna_nb.cli import main
-from srna_nb.errors import SrnaInputError
+from srna_nb.errors import SrnaInputError, SrnaParameterError
 from srna_nb.simulate import simulate_atlas
 
 TISSUES = ["cerebral cortex", "whole blood", "plasma", "liver", "heart", "lung", "testis", "kidney"]
@@ -112,6 +112,25 @@ def test_features_align_by_name_and_missing_ones_are_reported(bundle, atlas_and_
     assert np.all(inputs[:, np.isin(kept, partial.overlap.missing)] == 0) and np.isin(kept, partial.overlap.missing).any()
     with pytest.raises(SrnaInputError, match=r"below the minimum overlap of 90%"):
         annotate(bundle, sample.subset(features=keep), min_overlap=0.9)
+
+
+def test_imputation_defaults_by_model_and_an_explicit_choice_wins(atlas_and_truth):
+    atlas, _ = atlas_and_truth
+    small = atlas.subset(samples=np.arange(300))
+    forest = train_bundle(small, "tissue", "rf", {"n_estimators": 20}, n_splits=3, progress=False)
+    linear = train_bundle(small, "tissue", "linear", n_splits=3, progress=False)
+    chosen = train_bundle(small, "tissue", "rf", {"n_estimators": 20}, n_splits=3, imputation="mean", progress=False)
+    assert (forest.imputation, linear.imputation, chosen.imputation) == ("zero", "mean", "mean")
+    # The forest's default really fills missing sRNAs as "not detected" when it annotates.
+    keep = np.ones(small.n_features, bool)
+    keep[:100] = False
+    zero_filled = small.subset()
+    zero_filled.counts[:, :100] = 0
+    partial = annotate(forest, small.subset(features=keep))
+    assert partial.overlap.imputation == "zero"
+    np.testing.assert_allclose(partial.table["probability"], annotate(forest, zero_filled).table["probability"])
+    with pytest.raises(SrnaParameterError, match="imputation must be one of mean, zero, got 'median'"):
+        train_bundle(small, "tissue", "linear", n_splits=3, imputation="median", progress=False)
 
 
 def test_hidden_labels_are_recovered(bundle, atlas_and_truth):

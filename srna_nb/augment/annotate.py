@@ -59,6 +59,11 @@ STATUSES = ("confident", "uncertain", "unknown", "low_coverage")
 MIN_OVERLAP = 0.1
 #: How features missing from a new matrix are filled in (see :func:`model_inputs`).
 IMPUTATIONS = ("mean", "zero")
+#: A class bundle's imputation by model (others: ``mean``). The training mean is neutral for a
+#: weighted sum (linear, DL) but, for a tree, a value between the classes' clusters that sends a
+#: sample down one arbitrary side; ``zero`` (not detected) is a value every tree has split on.
+#: Measured leave-one-atlas-out (docs/design.md, "Missing features and the forest").
+DEFAULT_IMPUTATION = {"rf": "zero"}
 #: Between the classes of a ``prediction_set``.
 SET_SEPARATOR = " | "
 #: A matrix is called shifted when its unknown share is at least this many times the bundle's

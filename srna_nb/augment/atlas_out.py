@@ -90,6 +90,7 @@ def leave_one_atlas_out(
     min_share: float = 1.0,
     protocol: str = "grouped",
     n_splits: int = 5,
+    imputation: str | None = None,
     keep_bundles: bool = False,
     progress: bool = False,
 ) -> LeaveOneAtlasOutStudy:
@@ -113,6 +114,9 @@ def leave_one_atlas_out(
     min_share, protocol, n_splits
         :func:`~srna_nb.atlas.concat_atlases` feature share and :func:`~srna_nb.augment.train_bundle`
         cross-fitting of the training atlases.
+    imputation
+        Missing features of the held-out atlas filled with ``mean`` or ``zero`` (default: each
+        bundle's own, by model).
     keep_bundles
         Keep every bundle in :attr:`LeaveOneAtlasOutStudy.bundles` (by held-out atlas, model, seed).
     """
@@ -135,7 +139,7 @@ def leave_one_atlas_out(
                     # conflict_protocol=protocol: the training samples' own conflicts are not scored here,
                     # so one cross-fitting serves both (half the fits; the held-out atlas' labels are the same).
                     bundle = train_bundle(training, selection, kind, params, protocol=protocol, conflict_protocol=protocol,
-                                          n_splits=n_splits, seed=seed, progress=progress)
+                                          n_splits=n_splits, imputation=imputation, seed=seed, progress=progress)
                     table = annotate(bundle, test).table
                     rows.append({"held-out atlas": held_out, "model": model, "seed": seed,
                                  "training classes": len(bundle.classes),

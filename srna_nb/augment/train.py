@@ -21,7 +21,7 @@ from sklearn.base import clone
 from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
 from srna_nb.atlas import Atlas
-from srna_nb.augment.annotate import flag_conflicts, label_table
+from srna_nb.augment.annotate import DEFAULT_IMPUTATION, IMPUTATIONS, flag_conflicts, label_table
 from srna_nb.augment.bundle import Bundle, HeldOutSummary
 from srna_nb.augment.report import default_novelty, package_versions
 from srna_nb.augment.numeric import NumericBundle, train_numeric_bundle
@@ -45,7 +45,7 @@ def train_bundle(
     confidence_threshold: float = 0.7,
     unknown_rate: float = 0.05,
     min_share: float = 0.01,
-    imputation: str = "mean",
+    imputation: str | None = None,
     min_coverage: float = 0.5,
     novelty: NoveltyScorer | None = None,
     kind: str = "auto",
@@ -88,7 +88,9 @@ def train_bundle(
         Share of held-out in-distribution samples the novelty thresholds flag as ``unknown``.
     imputation
         How :func:`~srna_nb.augment.annotate` fills features a new matrix lacks: ``mean`` (the
-        training mean at the classifier's input) or ``zero`` (not detected).
+        training mean at the classifier's input) or ``zero`` (not detected). Default: by model,
+        :data:`~srna_nb.augment.annotate.DEFAULT_IMPUTATION` (``zero`` for the forest, ``mean``
+        otherwise and for numeric targets).
     min_coverage
         Share of the model's input importance a new matrix must hold for labels to be given.
     novelty
@@ -108,8 +110,11 @@ def train_bundle(
         if protocol != "grouped":
             raise SrnaParameterError(f"protocol {protocol!r} is for classes; a numeric target's interval is set on held-out studies")
         return train_numeric_bundle(atlas, target, model, params, where=selection.where, n_splits=n_splits, coverage=coverage,
-                                    unknown_rate=unknown_rate, min_share=min_share, imputation=imputation,
+                                    unknown_rate=unknown_rate, min_share=min_share, imputation=imputation or "mean",
                                     min_coverage=min_coverage, novelty=novelty, seed=seed)
+    imputation = imputation or DEFAULT_IMPUTATION.get(model, "mean")
+    if imputation not in IMPUTATIONS:
+        raise SrnaParameterError(f"imputation must be one of {', '.join(IMPUTATIONS)}, got {imputation!r}")
     data = selection.prepare(atlas)
     study_of = data.groups
     studies = int(len(set(study_of))) if study_of is not None else None
