@@ -178,10 +178,9 @@ def build_sample_type_model(shared: Path, models: list[str], seeds: int) -> dict
             f"{held}, {candidate}": {k: (round(float(v), 3) if pd.notna(v) else None) for k, v in row[list(ATLAS_OUT_COLUMNS)].items()}
             for (held, candidate), row in summary.iterrows()},
         "model choice": f"the simplest of the candidates built here ({', '.join(candidates)}) whose learnt-class accuracy held out "
-                        "by atlas (mean over atlases) is within one seed standard deviation of the best; "
-                        "benchmarks/leave_one_atlas_out.py measures linear, dl and rf on the same rows (docs/design.md: "
-                        "linear is best or within a seed spread on every atlas; dl and rf fail GSE131695 and make no "
-                        "confident serum call)",
+                        "by atlas (mean over atlases: " + ", ".join(f"{m} {v:.3f}" for m, v in ranking["learnt-class accuracy"].items())
+                        + ") is within one seed standard deviation of the best; the rows per atlas are above, and "
+                        "docs/design.md says why DL and the forest make few confident calls on the serum studies",
         "imputation": bundle.imputation, "seeds for leave-one-atlas-out figures": seeds,
         "versions": package_versions(), "built": datetime.date.today().isoformat(),
         "build command": "python tools/build_models.py " + " ".join(sys.argv[1:]),
