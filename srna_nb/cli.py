@@ -161,11 +161,12 @@ def _predict(arguments) -> int:
 def _given_label_scores(bundle, atlas, table) -> str:
     """One line scoring the predictions against the sheet's own labels, learnt and never-learnt classes apart."""
     from srna_nb.augment import score_held_out
+    from srna_nb.vocabulary import sample_group
 
     given = atlas.labels(bundle.target).reindex(table["sample_id"]).to_numpy(dtype=object)
     labelled = np.array([isinstance(v, str) for v in given])
     scores = score_held_out(given[labelled], table["predicted"].to_numpy()[labelled], table["status"].to_numpy()[labelled],
-                            bundle.classes)
+                            bundle.classes, sample_group if bundle.target == "sample_type" else None)
     line = (f"Against the given {bundle.target} of {int(labelled.sum())} samples: {scores['learnt-class samples']} of classes "
             f"the model learnt, accuracy {scores['learnt-class accuracy']:.3f}, confident {scores['confident share']:.1%} "
             f"of them, {scores['confident accuracy']:.3f} right" if scores["learnt-class samples"] else
@@ -173,6 +174,8 @@ def _given_label_scores(bundle, atlas, table) -> str:
     if scores["never-learnt samples"]:
         line += (f"; {scores['never-learnt samples']} of classes it never learnt, {scores['never-learnt not confident']:.1%} "
                  f"of them kept out of confident")
+        if not np.isnan(scores["never-learnt group accuracy"]):
+            line += f", {scores['never-learnt group accuracy']:.1%} called a type of their own group (biofluid or solid tissue)"
     return line
 
 

@@ -10,6 +10,10 @@ intestine unless its ``subtissue`` is ``colon``). Values are compared without ca
 no sample type: it is not used to train a sample-type model, and when scored it belongs to a
 class the model never learnt. Plasma and serum are one type (``plasma/serum``): both are the
 cell-free fraction of blood, and no atlas here holds enough of either alone.
+
+One level up, each sample type is a ``biofluid`` (:data:`BIOFLUIDS`) or a ``solid tissue``
+(:func:`sample_group`): the first thing a researcher checks of a call on a sample type the model
+never learnt.
 """
 
 from __future__ import annotations
@@ -21,11 +25,20 @@ import pandas as pd
 
 from srna_nb.errors import SrnaInputError
 
-__all__ = ["SAMPLE_TYPE_TABLE", "TABLE_COLUMNS", "read_sample_type_table", "sample_types"]
+__all__ = ["BIOFLUIDS", "SAMPLE_TYPE_TABLE", "TABLE_COLUMNS", "read_sample_type_table", "sample_group", "sample_types"]
 
 #: The shipped mapping table.
 SAMPLE_TYPE_TABLE = Path(__file__).parent / "data" / "sample_types.tsv"
 TABLE_COLUMNS = ("source", "column", "value", "sample_type")
+#: The sample types of the shipped table that are biofluids; every other type is a solid tissue.
+BIOFLUIDS = frozenset({"blood", "cerebrospinal fluid", "plasma/serum"})
+
+
+def sample_group(sample_type) -> str | None:
+    """``biofluid`` or ``solid tissue`` for a sample type; None for a missing one."""
+    if not isinstance(sample_type, str):
+        return None
+    return "biofluid" if sample_type in BIOFLUIDS else "solid tissue"
 
 
 def read_sample_type_table(path: str | Path | None = None) -> pd.DataFrame:

@@ -14,7 +14,7 @@ from srna_nb.augment import leave_one_atlas_out, score_held_out, train_bundle
 from srna_nb.augment.cross import cross_atlas_study
 from srna_nb.errors import SrnaInputError, SrnaParameterError
 from srna_nb.targets import TargetSelection
-from srna_nb.vocabulary import read_sample_type_table, sample_types
+from srna_nb.vocabulary import BIOFLUIDS, read_sample_type_table, sample_group, sample_types
 
 
 # -- the mapping table --------------------------------------------------------------------------
@@ -117,6 +117,37 @@ def test_scores_keep_never_learnt_classes_apart():
     assert scores["learnt-class accuracy"] == pytest.approx(2 / 3)
     assert scores["confident share"] == pytest.approx(2 / 3) and scores["confident accuracy"] == 0.5
     assert scores["never-learnt not confident"] == 0.5 and scores["unknown share"] == 0.2
+    assert np.isnan(scores["never-learnt group accuracy"])  # no groups given
+
+
+def test_never_learnt_samples_are_scored_one_level_up():
+    truth = ["lung", "blood", "retina", "testis"]
+    predicted = ["lung", "plasma/serum", "brain", "plasma/serum"]
+    scores = score_held_out(truth, predicted, ["confident"] * 4, ["lung", "brain", "plasma/serum"], sample_group)
+    # blood -> plasma/serum (both biofluids) and retina -> brain (both tissues) are right one level up,
+    # testis -> plasma/serum is not; the learnt lung sample does not count.
+    assert scores["never-learnt samples"] == 3
+    assert scores["never-learnt group accuracy"] == pytest.approx(2 / 3)
+    assert sample_group("cerebrospinal fluid") == "biofluid" and sample_group("skin") == "solid tissue"
+    assert sample_group(float("nan")) is None
+    # Every biofluid is a type of the shipped table (a renamed type would silently turn into a tissue).
+    assert BIOFLUIDS <= set(read_sample_type_table()["sample_type"])
+
+
+def test_predict_scores_never_learnt_sample_types_one_level_up():
+    from types import SimpleNamespace
+
+    from srna_nb.cli import _given_label_scores
+
+    ids = ["s1", "s2", "s3", "s4"]
+    atlas = Atlas(np.ones((4, 1)), pd.DataFrame({"sample_type": ["lung", "blood", "retina", "testis"]}, index=ids),
+                  pd.DataFrame({"rna_class": "miRNA"}, index=["hsa-miR-1"]))
+    table = pd.DataFrame({"sample_id": ids, "predicted": ["lung", "plasma/serum", "brain", "plasma/serum"],
+                          "status": ["confident", "confident", "uncertain", "confident"]})
+    bundle = SimpleNamespace(target="sample_type", classes=["lung", "brain", "plasma/serum"])
+    line = _given_label_scores(bundle, atlas, table)
+    assert line.endswith("3 of classes it never learnt, 33.3% of them kept out of confident, "
+                         "66.7% called a type of their own group (biofluid or solid tissue)"), line
 
 
 def test_a_held_out_atlas_reaches_no_part_of_its_bundle(three_atlases):
@@ -223,6 +254,7 @@ def test_train_command_learns_from_a_manifest_of_atlases(manifest_folder, tmp_pa
     labelled = int(sheet["tissue"].notna().sum())
     assert re.match(rf"Against the given tissue of {labelled} samples: {labelled - 5} of classes the model learnt, "
                     r"accuracy [01]\.\d{3}, confident .*; 5 of classes it never learnt, \d+\.\d% of them kept out of confident", line), line
+    assert "own group" not in line  # groups one level up are the sample types' only
     assert main(["train", "--counts", str(manifest_folder / "lab0.csv"), "--samples", str(manifest_folder / "lab0_samples.csv"),
                  "--target", "tissue", "--protocol", "leave_one_atlas_out", "--out", str(tmp_path / "x")]) == 2
     assert "needs several atlases: use --manifest" in capsys.readouterr().err

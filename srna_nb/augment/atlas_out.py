@@ -27,12 +27,13 @@ from srna_nb.errors import SrnaParameterError
 from srna_nb.logs import logger
 from srna_nb.models import model_spec
 from srna_nb.targets import TargetSelection
+from srna_nb.vocabulary import sample_group
 
 #: Label of the plain scikit-learn reference in the scores.
 PLAIN_SKLEARN = "plain sklearn RF"
 #: Columns of :attr:`LeaveOneAtlasOutStudy.scores` averaged over seeds.
 SCORE_COLUMNS = ("learnt-class accuracy", "confident share", "confident accuracy", "never-learnt not confident",
-                 "unknown share")
+                 "never-learnt group accuracy", "unknown share")
 
 
 @dataclass
@@ -53,7 +54,7 @@ class LeaveOneAtlasOutStudy:
         return pd.concat([grouped.size().rename("seeds"), first, table], axis=1)
 
 
-def score_held_out(truth, predicted, status, learnt_classes) -> dict[str, float]:
+def score_held_out(truth, predicted, status, learnt_classes, group=None) -> dict[str, float]:
     """Scores of predictions on data whose classes a model may not all know.
 
     Parameters
@@ -62,6 +63,10 @@ def score_held_out(truth, predicted, status, learnt_classes) -> dict[str, float]
         The given labels, the predicted ones and the annotation status (``confident`` or not).
     learnt_classes
         The classes the model can predict.
+    group
+        A function from a class to its group one level up (:func:`srna_nb.vocabulary.sample_group`
+        for sample types). With it, ``never-learnt group accuracy`` is the share of never-learnt-class
+        samples whose predicted class is in their own group (NaN without it).
     """
     truth, predicted = np.asarray(truth, dtype=object), np.asarray(predicted, dtype=object)
     confident = np.asarray(status, dtype=object) == "confident"
@@ -76,6 +81,8 @@ def score_held_out(truth, predicted, status, learnt_classes) -> dict[str, float]
         "confident accuracy": float((predicted[learnt & confident] == truth[learnt & confident]).mean())
         if (learnt & confident).any() else np.nan,
         "never-learnt not confident": float((~confident[~learnt]).mean()) if (~learnt).any() else np.nan,
+        "never-learnt group accuracy": float(np.mean([group(p) == group(t) for p, t in zip(predicted[~learnt], truth[~learnt])]))
+        if group is not None and (~learnt).any() else np.nan,
         "unknown share": float((np.asarray(status, dtype=object) == "unknown").mean()),
     }
 
@@ -123,6 +130,7 @@ def leave_one_atlas_out(
     if len(atlases) < 2:
         raise SrnaParameterError(f"leave-one-atlas-out needs at least 2 atlases, got {len(atlases)}")
     selection = TargetSelection.of(target, min_studies=2)
+    group = sample_group if selection.target == "sample_type" else None
     models = models or {"linear": {}}
     rows, bundles = [], {}
     # Single-threaded BLAS: multi-threaded sums differ in the last float64 digits between runs.
@@ -143,14 +151,14 @@ def leave_one_atlas_out(
                     table = annotate(bundle, test).table
                     rows.append({"held-out atlas": held_out, "model": model, "seed": seed,
                                  "training classes": len(bundle.classes),
-                                 **score_held_out(truth, table["predicted"], table["status"], bundle.classes)})
+                                 **score_held_out(truth, table["predicted"], table["status"], bundle.classes, group)})
                     if keep_bundles:
                         bundles[(held_out, model, seed)] = bundle
                     if plain_sklearn and model == next(iter(models)):
                         predicted = plain_forest_predictions(training, test, bundle, seed)
                         rows.append({"held-out atlas": held_out, "model": PLAIN_SKLEARN, "seed": seed,
                                      "training classes": len(bundle.classes),
-                                     **score_held_out(truth, predicted, np.full(len(truth), ""), bundle.classes),
+                                     **score_held_out(truth, predicted, np.full(len(truth), ""), bundle.classes, group),
                                      "confident share": np.nan, "unknown share": np.nan,
                                      "never-learnt not confident": np.nan})
     return LeaveOneAtlasOutStudy(selection.target, pd.DataFrame(rows), bundles)
