@@ -161,12 +161,12 @@ def _predict(arguments) -> int:
 def _given_label_scores(bundle, atlas, table) -> str:
     """One line scoring the predictions against the sheet's own labels, learnt and never-learnt classes apart."""
     from srna_nb.augment import score_held_out
-    from srna_nb.vocabulary import sample_group
+    from srna_nb.vocabulary import class_grouping
 
     given = atlas.labels(bundle.target).reindex(table["sample_id"]).to_numpy(dtype=object)
     labelled = np.array([isinstance(v, str) for v in given])
     scores = score_held_out(given[labelled], table["predicted"].to_numpy()[labelled], table["status"].to_numpy()[labelled],
-                            bundle.classes, sample_group if bundle.target == "sample_type" else None)
+                            bundle.classes, class_grouping(bundle.target))
     line = (f"Against the given {bundle.target} of {int(labelled.sum())} samples: {scores['learnt-class samples']} of classes "
             f"the model learnt, accuracy {scores['learnt-class accuracy']:.3f}, confident {scores['confident share']:.1%} "
             f"of them, {scores['confident accuracy']:.3f} right" if scores["learnt-class samples"] else

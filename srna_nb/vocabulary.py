@@ -25,7 +25,7 @@ import pandas as pd
 
 from srna_nb.errors import SrnaInputError
 
-__all__ = ["BIOFLUIDS", "SAMPLE_TYPE_TABLE", "TABLE_COLUMNS", "read_sample_type_table", "sample_group", "sample_types"]
+__all__ = ["BIOFLUIDS", "SAMPLE_TYPE_TABLE", "TABLE_COLUMNS", "read_sample_type_table", "class_grouping", "sample_group", "sample_types"]
 
 #: The shipped mapping table.
 SAMPLE_TYPE_TABLE = Path(__file__).parent / "data" / "sample_types.tsv"
@@ -39,6 +39,15 @@ def sample_group(sample_type) -> str | None:
     if not isinstance(sample_type, str):
         return None
     return "biofluid" if sample_type in BIOFLUIDS else "solid tissue"
+
+
+def class_grouping(target: str):
+    """The function from any class of ``target``, learnt or not, to its group one level up; None where there is none.
+
+    Only sample types have one (:func:`sample_group`): a tissue's group comes from a training sheet,
+    which says nothing of a tissue the model never learnt.
+    """
+    return sample_group if target == "sample_type" else None
 
 
 def read_sample_type_table(path: str | Path | None = None) -> pd.DataFrame:

@@ -14,7 +14,7 @@ from srna_nb.augment import leave_one_atlas_out, score_held_out, train_bundle
 from srna_nb.augment.cross import cross_atlas_study
 from srna_nb.errors import SrnaInputError, SrnaParameterError
 from srna_nb.targets import TargetSelection
-from srna_nb.vocabulary import BIOFLUIDS, read_sample_type_table, sample_group, sample_types
+from srna_nb.vocabulary import BIOFLUIDS, class_grouping, read_sample_type_table, sample_group, sample_types
 
 
 # -- the mapping table --------------------------------------------------------------------------
@@ -130,6 +130,7 @@ def test_never_learnt_samples_are_scored_one_level_up():
     assert scores["never-learnt group accuracy"] == pytest.approx(2 / 3)
     assert sample_group("cerebrospinal fluid") == "biofluid" and sample_group("skin") == "solid tissue"
     assert sample_group(float("nan")) is None
+    assert class_grouping("sample_type") is sample_group and class_grouping("tissue") is None
     # Every biofluid is a type of the shipped table (a renamed type would silently turn into a tissue).
     assert BIOFLUIDS <= set(read_sample_type_table()["sample_type"])
 
@@ -254,7 +255,7 @@ def test_train_command_learns_from_a_manifest_of_atlases(manifest_folder, tmp_pa
     labelled = int(sheet["tissue"].notna().sum())
     assert re.match(rf"Against the given tissue of {labelled} samples: {labelled - 5} of classes the model learnt, "
                     r"accuracy [01]\.\d{3}, confident .*; 5 of classes it never learnt, \d+\.\d% of them kept out of confident", line), line
-    assert "own group" not in line  # groups one level up are the sample types' only
+    assert "own group" not in line  # tissues have no group for a class never learnt (class_grouping)
     assert main(["train", "--counts", str(manifest_folder / "lab0.csv"), "--samples", str(manifest_folder / "lab0_samples.csv"),
                  "--target", "tissue", "--protocol", "leave_one_atlas_out", "--out", str(tmp_path / "x")]) == 2
     assert "needs several atlases: use --manifest" in capsys.readouterr().err

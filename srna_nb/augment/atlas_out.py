@@ -27,7 +27,7 @@ from srna_nb.errors import SrnaParameterError
 from srna_nb.logs import logger
 from srna_nb.models import model_spec
 from srna_nb.targets import TargetSelection
-from srna_nb.vocabulary import sample_group
+from srna_nb.vocabulary import class_grouping
 
 #: Label of the plain scikit-learn reference in the scores.
 PLAIN_SKLEARN = "plain sklearn RF"
@@ -64,9 +64,8 @@ def score_held_out(truth, predicted, status, learnt_classes, group=None) -> dict
     learnt_classes
         The classes the model can predict.
     group
-        A function from a class to its group one level up (:func:`srna_nb.vocabulary.sample_group`
-        for sample types). With it, ``never-learnt group accuracy`` is the share of never-learnt-class
-        samples whose predicted class is in their own group (NaN without it).
+        A function from a class to its group one level up (:func:`srna_nb.vocabulary.class_grouping`).
+        With it, ``never-learnt group accuracy`` is the share of never-learnt-class samples whose predicted class is in their own group (NaN without it).
     """
     truth, predicted = np.asarray(truth, dtype=object), np.asarray(predicted, dtype=object)
     confident = np.asarray(status, dtype=object) == "confident"
@@ -130,7 +129,7 @@ def leave_one_atlas_out(
     if len(atlases) < 2:
         raise SrnaParameterError(f"leave-one-atlas-out needs at least 2 atlases, got {len(atlases)}")
     selection = TargetSelection.of(target, min_studies=2)
-    group = sample_group if selection.target == "sample_type" else None
+    group = class_grouping(selection.target)
     models = models or {"linear": {}}
     rows, bundles = [], {}
     # Single-threaded BLAS: multi-threaded sums differ in the last float64 digits between runs.
