@@ -65,7 +65,8 @@ def score_held_out(truth, predicted, status, learnt_classes, group=None) -> dict
         The classes the model can predict.
     group
         A function from a class to its group one level up (:func:`srna_nb.vocabulary.class_grouping`).
-        With it, ``never-learnt group accuracy`` is the share of never-learnt-class samples whose predicted class is in their own group (NaN without it).
+        With it, ``never-learnt group accuracy`` is the share of never-learnt-class samples whose
+        predicted class is in their own group (NaN without it).
     """
     truth, predicted = np.asarray(truth, dtype=object), np.asarray(predicted, dtype=object)
     confident = np.asarray(status, dtype=object) == "confident"
