@@ -11,7 +11,7 @@ never-learnt-class samples kept out of ``confident``, and how many of those are 
 their own group (biofluid or solid tissue, :func:`srna_nb.vocabulary.sample_group`). Real data only; skips when
 ``../shared/data`` is absent.
 
-Usage: ``python benchmarks/leave_one_atlas_out.py [n_seeds] [--models dl,rf,linear] [--protocol grouped] [--imputation mean|zero]``
+Usage: ``python benchmarks/leave_one_atlas_out.py [n_seeds] [--models dl,rf,linear] [--protocol grouped] [--imputation mean|zero] [--novelty profile_mismatch,neighbour_mismatch]``
 (default 3 seeds, all three models, classes of at least 10 samples from 2 studies).
 """
 
@@ -38,12 +38,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-class-size", type=int, default=10)
     parser.add_argument("--imputation", choices=["mean", "zero"], default=None,
                         help="missing features of the held-out atlas (default: each bundle's, by model)")
+    parser.add_argument("--novelty", default=None,
+                        help="comma-separated novelty components (default: the bundles' default scorer)")
     arguments = parser.parse_args(argv)
     if not SHARED.is_dir():
         print(f"skipped: {SHARED} is absent (real data only)")
         return 0
     from srna_nb.augment import leave_one_atlas_out
     from srna_nb.datasets import load_sample_type_atlases
+    from srna_nb.novelty import NoveltyScorer
     from srna_nb.targets import TargetSelection
 
     started = time.perf_counter()
@@ -54,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     models = {label: MODELS[label] for label in arguments.models.split(",")}
     selection = TargetSelection("sample_type", min_class_size=arguments.min_class_size, min_studies=2)
     study = leave_one_atlas_out(atlases, selection, models, seeds=range(arguments.seeds), protocol=arguments.protocol,
-                                imputation=arguments.imputation)
+                                imputation=arguments.imputation,
+                                novelty=NoveltyScorer(components=tuple(arguments.novelty.split(","))) if arguments.novelty else None)
     pd.set_option("display.width", 250)
     print(study.summary().round(3).to_string())
     print(f"{arguments.seeds} seeds, {len(atlases)} atlases, models {', '.join(models)}: "

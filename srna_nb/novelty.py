@@ -15,6 +15,10 @@ assigned, so they apply to every model type:
   the training inputs). A correlation ignores a shift or a scale of the whole profile, so it
   survives much of what another quantification pipeline does to every sample, while a tissue the
   model never saw correlates with none of the known ones.
+- **neighbour mismatch**: one minus the mean Pearson correlation, over the same sRNAs, between
+  the sample and its ``n_neighbours`` most correlated training samples of the class the model
+  assigned. A class mean blurs a class that several pipelines or studies make in different
+  shapes; the nearest training samples keep them apart.
 
 Bundles use the profile mismatch alone (``components``): on real atlases it caught more organs
 the model had never seen than the other two, and it holds across pipelines, where the other two
@@ -42,7 +46,7 @@ from srna_nb.errors import SrnaParameterError, validate_params
 from srna_nb.targets import class_indices
 
 #: Every score the scorer can compute, in the order of :meth:`NoveltyScorer.score_samples`' columns.
-COMPONENTS = ("signature_deviation", "extreme_expression", "profile_mismatch")
+COMPONENTS = ("signature_deviation", "extreme_expression", "profile_mismatch", "neighbour_mismatch")
 #: The components bundles saved before ``components`` existed were scored with.
 LEGACY_COMPONENTS = ("signature_deviation", "extreme_expression")
 
@@ -68,7 +72,10 @@ class NoveltyScorer(BaseEstimator):
         :meth:`score_samples`, each with its own threshold in a bundle. The profile mismatch alone by
         default: across pipelines the other two flag nearly every sample (docs/design.md).
     n_profile
-        sRNAs over which the profile mismatch correlates (the most class-separating ones).
+        sRNAs over which the profile and neighbour mismatches correlate (the most class-separating ones).
+    n_neighbours
+        Training samples of the assigned class the neighbour mismatch averages over (all of the
+        class when it has fewer).
     """
 
     _parameter_constraints: dict = {
@@ -78,16 +85,18 @@ class NoveltyScorer(BaseEstimator):
         "spread_quantile": [Interval(Real, 0, 1, closed="both")],
         "components": [tuple, list],
         "n_profile": [Interval(Integral, 2, None, closed="left")],
+        "n_neighbours": [Interval(Integral, 1, None, closed="left")],
     }
 
     def __init__(self, n_signature: int = 20, n_extreme: int = 5, sd_floor: float = 0.1, spread_quantile: float = 0.0,
-                 components: tuple[str, ...] = ("profile_mismatch",), n_profile: int = 800):
+                 components: tuple[str, ...] = ("profile_mismatch",), n_profile: int = 800, n_neighbours: int = 5):
         self.n_signature = n_signature
         self.n_extreme = n_extreme
         self.sd_floor = sd_floor
         self.spread_quantile = spread_quantile
         self.components = components
         self.n_profile = n_profile
+        self.n_neighbours = n_neighbours
 
     def fit(self, X: np.ndarray, y: np.ndarray):
         validate_params(self)
@@ -114,6 +123,10 @@ class NoveltyScorer(BaseEstimator):
         self.lower_ = self.means_.min(axis=0)
         separation = np.nan_to_num(f_classif(X, y)[0]) if len(self.classes_) > 1 else X.std(axis=0)
         self.profile_features_ = np.sort(np.argsort(-separation, kind="stable")[: min(self.n_profile, X.shape[1])])
+        if "neighbour_mismatch" in self.components:
+            # Only this score needs the training samples themselves (float32: half the bundle's size).
+            self.references_ = _centred_unit_rows(X[:, self.profile_features_]).astype(np.float32)
+            self.reference_classes_ = np.searchsorted(self.classes_, y)
         return self
 
     @property
@@ -134,7 +147,7 @@ class NoveltyScorer(BaseEstimator):
         else:
             k = class_indices(self, assigned)
         scores = {"signature_deviation": self._signature_deviation, "extreme_expression": self._extreme_expression,
-                  "profile_mismatch": self._profile_mismatch}
+                  "profile_mismatch": self._profile_mismatch, "neighbour_mismatch": self._neighbour_mismatch}
         return np.column_stack([scores[name](X, k) for name in self.components_])
 
     def _signature_deviation(self, X: np.ndarray, k: np.ndarray) -> np.ndarray:
@@ -153,6 +166,27 @@ class NoveltyScorer(BaseEstimator):
         if features is None:
             raise SrnaParameterError("this novelty scorer was fitted before profile_mismatch existed; retrain the bundle to use it")
         return 1.0 - _row_correlations(X[:, features], self.means_[:, features]).max(axis=1)
+
+
+    def _neighbour_mismatch(self, X: np.ndarray, k: np.ndarray) -> np.ndarray:
+        if not hasattr(self, "references_"):
+            raise SrnaParameterError("this novelty scorer was fitted without neighbour_mismatch among its components")
+        scores = np.empty(len(X))
+        samples = _centred_unit_rows(X[:, self.profile_features_])
+        for c in np.unique(k):
+            rows = k == c
+            references = self.references_[self.reference_classes_ == c]
+            correlations = samples[rows] @ references.T.astype(np.float64)
+            n = min(self.n_neighbours, len(references))
+            scores[rows] = 1.0 - np.sort(correlations, axis=1)[:, -n:].mean(axis=1)
+        return scores
+
+
+def _centred_unit_rows(A: np.ndarray) -> np.ndarray:
+    """Rows centred and scaled to unit length (a constant row stays 0), so that dot products are correlations."""
+    A = A - A.mean(axis=1, keepdims=True)
+    norms = np.linalg.norm(A, axis=1, keepdims=True)
+    return np.divide(A, norms, out=np.zeros(A.shape), where=norms > 0)
 
 
 def _row_correlations(A: np.ndarray, B: np.ndarray) -> np.ndarray:

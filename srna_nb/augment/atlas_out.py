@@ -98,6 +98,7 @@ def leave_one_atlas_out(
     protocol: str = "grouped",
     n_splits: int = 5,
     imputation: str | None = None,
+    novelty=None,
     keep_bundles: bool = False,
     progress: bool = False,
 ) -> LeaveOneAtlasOutStudy:
@@ -124,6 +125,8 @@ def leave_one_atlas_out(
     imputation
         Missing features of the held-out atlas filled with ``mean`` or ``zero`` (default: each
         bundle's own, by model).
+    novelty
+        The (unfitted) :class:`~srna_nb.novelty.NoveltyScorer` of every bundle (default: train_bundle's).
     keep_bundles
         Keep every bundle in :attr:`LeaveOneAtlasOutStudy.bundles` (by held-out atlas, model, seed).
     """
@@ -147,7 +150,8 @@ def leave_one_atlas_out(
                     # conflict_protocol=protocol: the training samples' own conflicts are not scored here,
                     # so one cross-fitting serves both (half the fits; the held-out atlas' labels are the same).
                     bundle = train_bundle(training, selection, kind, params, protocol=protocol, conflict_protocol=protocol,
-                                          n_splits=n_splits, imputation=imputation, seed=seed, progress=progress)
+                                          n_splits=n_splits, imputation=imputation, novelty=novelty, seed=seed,
+                                          progress=progress)
                     table = annotate(bundle, test).table
                     rows.append({"held-out atlas": held_out, "model": model, "seed": seed,
                                  "training classes": len(bundle.classes),
