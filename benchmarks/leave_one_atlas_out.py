@@ -11,7 +11,7 @@ never-learnt-class samples kept out of ``confident``, and how many of those are 
 their own group (biofluid or solid tissue, :func:`srna_nb.vocabulary.sample_group`). Real data only; skips when
 ``../shared/data`` is absent.
 
-Usage: ``python benchmarks/leave_one_atlas_out.py [n_seeds] [--models dl,rf,linear] [--protocol grouped] [--imputation mean|zero] [--novelty profile_mismatch,neighbour_mismatch]``
+Usage: ``python benchmarks/leave_one_atlas_out.py [n_seeds] [--models dl,rf,linear] [--protocol grouped] [--imputation mean|zero] [--novelty profile_mismatch,neighbour_mismatch] [--n-profile 800]``
 (default 3 seeds, all three models, classes of at least 10 samples from 2 studies).
 """
 
@@ -30,6 +30,16 @@ SHARED = ROOT.parent / "shared" / "data"
 MODELS = {"dl": {}, "rf": {"n_estimators": 200}, "linear": {}}
 
 
+def novelty_scorer(components: str | None, n_profile: int | None):
+    """The novelty scorer the command line asks for, or None for the bundles' default."""
+    from srna_nb.novelty import NoveltyScorer
+
+    if components is None and n_profile is None:
+        return None
+    options = {"components": tuple(components.split(","))} if components else {}
+    return NoveltyScorer(**options, **({"n_profile": n_profile} if n_profile else {}))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("seeds", nargs="?", type=int, default=3)
@@ -40,13 +50,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="missing features of the held-out atlas (default: each bundle's, by model)")
     parser.add_argument("--novelty", default=None,
                         help="comma-separated novelty components (default: the bundles' default scorer)")
+    parser.add_argument("--n-profile", type=int, default=None, help="sRNAs the novelty correlations use (default: the scorer's)")
     arguments = parser.parse_args(argv)
     if not SHARED.is_dir():
         print(f"skipped: {SHARED} is absent (real data only)")
         return 0
     from srna_nb.augment import leave_one_atlas_out
     from srna_nb.datasets import load_sample_type_atlases
-    from srna_nb.novelty import NoveltyScorer
     from srna_nb.targets import TargetSelection
 
     started = time.perf_counter()
@@ -58,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     selection = TargetSelection("sample_type", min_class_size=arguments.min_class_size, min_studies=2)
     study = leave_one_atlas_out(atlases, selection, models, seeds=range(arguments.seeds), protocol=arguments.protocol,
                                 imputation=arguments.imputation,
-                                novelty=NoveltyScorer(components=tuple(arguments.novelty.split(","))) if arguments.novelty else None)
+                                novelty=novelty_scorer(arguments.novelty, arguments.n_profile))
     pd.set_option("display.width", 250)
     print(study.summary().round(3).to_string())
     print(f"{arguments.seeds} seeds, {len(atlases)} atlases, models {', '.join(models)}: "

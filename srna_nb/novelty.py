@@ -20,12 +20,12 @@ assigned, so they apply to every model type:
   assigned. A class mean blurs a class that several pipelines or studies make in different
   shapes; the nearest training samples keep them apart.
 
-Bundles use the profile mismatch alone (``components``): on real atlases it caught more organs
-the model had never seen than the other two, and it holds across pipelines, where the other two
-flag nearly every sample (per-feature offsets between pipelines look like novel expression).
-The other two remain options; on the simulated atlas they catch a left-out testis that the
-profile mismatch takes for ovary (its piRNA profile is ovary's, scaled up). Measurements:
-docs/design.md.
+Bundles use the neighbour mismatch alone (``components``): on held-out real atlases it kept more
+never-learnt samples out of ``confident`` than the profile mismatch, and let more known-organ
+samples of another pipeline through (docs/design.md). The profile mismatch had replaced the first
+two, which flag nearly every sample of another pipeline (per-feature offsets between pipelines
+look like novel expression); all remain options. On the simulated atlas a left-out testis escapes
+both correlations (its piRNA profile is ovary's, scaled up) and only the older two catch it.
 
 Thresholds are set from the scores of held-out studies (out-of-fold) of known classes, so that a
 chosen share of in-distribution samples is flagged; see :func:`srna_nb.augment.train_bundle`.
@@ -52,7 +52,7 @@ LEGACY_COMPONENTS = ("signature_deviation", "extreme_expression")
 
 
 class NoveltyScorer(BaseEstimator):
-    """Per-class profiles of the training inputs, and the two novelty scores against them.
+    """Per-class profiles of the training inputs (and, for the neighbour mismatch, the inputs themselves), and the novelty scores against them.
 
     Parameters
     ----------
@@ -69,8 +69,8 @@ class NoveltyScorer(BaseEstimator):
         default: one measurement so far (docs/design.md).
     components
         Which scores to compute (a subset of :data:`COMPONENTS`, in any order): the columns of
-        :meth:`score_samples`, each with its own threshold in a bundle. The profile mismatch alone by
-        default: across pipelines the other two flag nearly every sample (docs/design.md).
+        :meth:`score_samples`, each with its own threshold in a bundle. The neighbour mismatch alone by
+        default: on held-out atlases it kept never-learnt samples out best (docs/design.md).
     n_profile
         sRNAs over which the profile and neighbour mismatches correlate (the most class-separating ones).
     n_neighbours
@@ -89,7 +89,7 @@ class NoveltyScorer(BaseEstimator):
     }
 
     def __init__(self, n_signature: int = 20, n_extreme: int = 5, sd_floor: float = 0.1, spread_quantile: float = 0.0,
-                 components: tuple[str, ...] = ("profile_mismatch",), n_profile: int = 800, n_neighbours: int = 5):
+                 components: tuple[str, ...] = ("neighbour_mismatch",), n_profile: int = 800, n_neighbours: int = 5):
         self.n_signature = n_signature
         self.n_extreme = n_extreme
         self.sd_floor = sd_floor

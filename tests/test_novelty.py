@@ -55,7 +55,13 @@ def test_neighbour_mismatch_averages_a_small_class_whole():
 
 def test_a_scorer_fitted_without_the_neighbour_mismatch_cannot_score_it():
     X, y, _ = two_mode_classes()
-    scorer = NoveltyScorer(n_profile=60).fit(X, y)
+    scorer = NoveltyScorer(components=("profile_mismatch",), n_profile=60).fit(X, y)
     scorer.components = ("neighbour_mismatch",)
     with pytest.raises(SrnaParameterError, match="fitted without neighbour_mismatch"):
         scorer.score_samples(X[:2], y[:2])
+
+
+def test_a_bundle_scorer_defaults_to_the_neighbour_mismatch():
+    from srna_nb.augment.report import default_novelty
+
+    assert default_novelty().components_ == ("neighbour_mismatch",)

@@ -79,6 +79,6 @@ def package_versions() -> dict[str, str]:
 
 
 def default_novelty() -> NoveltyScorer:
-    """The novelty scorer bundles use unless told otherwise: the profile mismatch alone, which held
-    across pipelines and caught more unseen organs than the other scores (docs/design.md)."""
+    """The novelty scorer bundles use unless told otherwise: the neighbour mismatch alone, which kept
+    more never-learnt samples out of ``confident`` on held-out atlases than the profile mismatch (docs/design.md)."""
     return NoveltyScorer()
