@@ -61,7 +61,8 @@ def test_a_scorer_fitted_without_the_neighbour_mismatch_cannot_score_it():
         scorer.score_samples(X[:2], y[:2])
 
 
-def test_a_bundle_scorer_defaults_to_the_neighbour_mismatch():
+def test_class_bundles_default_to_the_neighbour_mismatch_numeric_ones_to_the_profile_mismatch():
     from srna_nb.augment.report import default_novelty
 
     assert default_novelty().components_ == ("neighbour_mismatch",)
+    assert default_novelty("number").components_ == ("profile_mismatch",)

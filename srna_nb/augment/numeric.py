@@ -162,7 +162,7 @@ def train_numeric_bundle(
         raise SrnaParameterError(f"unknown_rate must be between 0 and 1, got {unknown_rate}")
     data = prepare_numeric_target(atlas, target, where=where)
     pipeline = make_model(model, params, regression=True, input_scale=atlas.value_kind, min_share=min_share, seed=seed)
-    novelty = default_novelty() if novelty is None else novelty
+    novelty = default_novelty("number") if novelty is None else novelty
     protocol = calibration_protocol(data.groups, n_splits)
     crossed = _cross_fit(data, pipeline, novelty, protocol, n_splits, seed)
     residuals = data.y - crossed["predicted"]

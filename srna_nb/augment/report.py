@@ -78,7 +78,11 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def default_novelty() -> NoveltyScorer:
-    """The novelty scorer bundles use unless told otherwise: the neighbour mismatch alone, which kept
-    more never-learnt samples out of ``confident`` on held-out atlases than the profile mismatch (docs/design.md)."""
-    return NoveltyScorer()
+def default_novelty(kind: str = "class") -> NoveltyScorer:
+    """The novelty scorer bundles use unless told otherwise (docs/design.md).
+
+    Class bundles: the neighbour mismatch, which kept more never-learnt samples out of ``confident``
+    on held-out atlases than the profile mismatch. Numeric bundles (``kind="number"``): the profile
+    mismatch, which flagged more of another organ's samples for an age model trained on lung.
+    """
+    return NoveltyScorer(components=("profile_mismatch",)) if kind == "number" else NoveltyScorer()
