@@ -34,10 +34,12 @@ def novelty_scorer(components: str | None, n_profile: int | None):
     """The novelty scorer the command line asks for, or None for the bundles' default."""
     from srna_nb.novelty import NoveltyScorer
 
-    if components is None and n_profile is None:
-        return None
-    options = {"components": tuple(components.split(","))} if components else {}
-    return NoveltyScorer(**options, **({"n_profile": n_profile} if n_profile else {}))
+    options = {}
+    if components:
+        options["components"] = tuple(components.split(","))
+    if n_profile:
+        options["n_profile"] = n_profile
+    return NoveltyScorer(**options) if options else None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -124,9 +124,9 @@ class NoveltyScorer(BaseEstimator):
         separation = np.nan_to_num(f_classif(X, y)[0]) if len(self.classes_) > 1 else X.std(axis=0)
         self.profile_features_ = np.sort(np.argsort(-separation, kind="stable")[: min(self.n_profile, X.shape[1])])
         if "neighbour_mismatch" in self.components:
-            # Only this score needs the training samples themselves (float32: half the bundle's size).
+            # Only this score needs the training samples themselves (float32: half the size of float64).
             self.references_ = _centred_unit_rows(X[:, self.profile_features_]).astype(np.float32)
-            self.reference_classes_ = np.searchsorted(self.classes_, y)
+            self.reference_classes_ = class_indices(self, y)
         return self
 
     @property
