@@ -5,7 +5,7 @@ samples, the miRNA Tissue Atlas 2, LGRC lung, and the two GEO serum studies, eac
 pipeline) is held out once; a bundle trained on all the others annotates it
 (:func:`srna_nb.augment.leave_one_atlas_out`). Per held-out atlas and model (``dl``, ``rf``,
 ``linear`` as srna_nb builds them, and a plain scikit-learn random forest on log2-RPM of the same
-features), mean over seeds: accuracy on samples of classes the model learnt (and its sd),
+features), mean over seeds and its sd: accuracy on samples of classes the model learnt,
 the share of those it calls confidently and how often those calls are right, the share of
 never-learnt-class samples kept out of ``confident``, and how many of those are called a type of
 their own group (biofluid or solid tissue, :func:`srna_nb.vocabulary.sample_group`). Real data only; skips when

@@ -11,6 +11,7 @@ import pytest
 
 from srna_nb.atlas import Atlas, concat_atlases
 from srna_nb.augment import leave_one_atlas_out, score_held_out, train_bundle
+from srna_nb.augment.atlas_out import LeaveOneAtlasOutStudy
 from srna_nb.augment.cross import cross_atlas_study
 from srna_nb.errors import SrnaInputError, SrnaParameterError
 from srna_nb.targets import TargetSelection
@@ -118,6 +119,20 @@ def test_scores_keep_never_learnt_classes_apart():
     assert scores["confident share"] == pytest.approx(2 / 3) and scores["confident accuracy"] == 0.5
     assert scores["never-learnt not confident"] == 0.5 and scores["unknown share"] == 0.2
     assert np.isnan(scores["never-learnt group accuracy"])  # no groups given
+
+
+def test_the_summary_gives_the_spread_over_seeds_of_each_headline_score():
+    def scored(seed, truth, predicted, status):
+        return {"held-out atlas": "atlas0", "model": "linear", "seed": seed, "training classes": 2,
+                **score_held_out(truth, predicted, status, ["a", "b"])}
+
+    scores = pd.DataFrame([scored(0, ["a", "a", "z"], ["a", "a", "a"], ["confident", "confident", "confident"]),
+                           scored(1, ["a", "a", "z"], ["a", "b", "a"], ["confident", "uncertain", "unknown"])])
+    row = LeaveOneAtlasOutStudy("sample_type", scores).summary().loc[("atlas0", "linear")]
+    assert row["seeds"] == 2 and row["learnt-class accuracy"] == 0.75 and row["accuracy sd"] == 0.25
+    assert row["confident share"] == 0.75 and row["confident share sd"] == 0.25
+    assert row["confident accuracy"] == 1.0 and row["confident accuracy sd"] == 0.0
+    assert row["never-learnt not confident"] == 0.5 and row["never-learnt not confident sd"] == 0.5
 
 
 def test_never_learnt_samples_are_scored_one_level_up():

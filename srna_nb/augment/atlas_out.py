@@ -45,11 +45,15 @@ class LeaveOneAtlasOutStudy:
     bundles: dict[tuple[str, str, int], object] = field(default_factory=dict)
 
     def summary(self) -> pd.DataFrame:
-        """Mean (and spread over seeds of the learnt-class accuracy) per held-out atlas and model."""
+        """Mean per held-out atlas and model, with the spread over seeds (sd) of the headline scores."""
         keys = ["held-out atlas", "model"]
         grouped = self.scores.groupby(keys, sort=False)
         table = grouped[list(SCORE_COLUMNS)].mean()
-        table.insert(1, "accuracy sd", grouped["learnt-class accuracy"].std(ddof=0))
+        spread = grouped[list(SCORE_COLUMNS)].std(ddof=0)
+        # "accuracy sd" (not "learnt-class accuracy sd"): the name the shipped cards carry.
+        table.insert(1, "accuracy sd", spread["learnt-class accuracy"])
+        for column in ("confident share", "confident accuracy", "never-learnt not confident"):
+            table.insert(table.columns.get_loc(column) + 1, f"{column} sd", spread[column])
         first = grouped[["samples", "learnt-class samples", "never-learnt samples", "training classes"]].first()
         return pd.concat([grouped.size().rename("seeds"), first, table], axis=1)
 
