@@ -250,7 +250,7 @@ def concat_atlases(atlases: dict[str, "Atlas"], study_column: str = "study", min
     Parameters
     ----------
     atlases
-        Name -> Atlas, e.g. ``{"microrna_atlas": a, "tissue_atlas2": b}``.
+        Name -> Atlas, e.g. ``{"microrna_atlas": a, "mirna_tissue_atlas2": b}``.
     study_column
         Column of the result naming each sample's study, made unique across atlases.
     min_share

@@ -47,13 +47,13 @@ def test_every_real_set_loads_with_harmonized_names(shared_data):
 
     atlases = {
         "microrna_atlas": datasets.load_microrna_atlas(shared_data / "microrna_atlas"),
-        "tissue_atlas2": datasets.load_tissue_atlas2(shared_data / "mirna_tissue_atlas2"),
+        "mirna_tissue_atlas2": datasets.load_tissue_atlas2(shared_data / "mirna_tissue_atlas2"),
         "lgrc": datasets.load_lgrc_lung(shared_data / "lgrc_lung"),
         "GSE131695": datasets.load_serum_geo(shared_data / "serum_geo", "GSE131695"),
         "GSE69579": datasets.load_serum_geo(shared_data / "serum_geo", "GSE69579"),
     }
     shapes = {name: (atlas.n_samples, atlas.n_features) for name, atlas in atlases.items()}
-    assert shapes["tissue_atlas2"] == (185, 2267) and shapes["GSE131695"] == (61, 1436)
+    assert shapes["mirna_tissue_atlas2"] == (185, 2267) and shapes["GSE131695"] == (61, 1436)
     assert shapes["lgrc"][0] == 351 and shapes["GSE69579"][0] == 30  # samples without metadata left out
     for name, atlas in atlases.items():
         mapping = atlas.provenance["name_mapping"]
@@ -65,7 +65,7 @@ def test_every_real_set_loads_with_harmonized_names(shared_data):
     # Names of one miRNA now meet across sets: the 2014-era serum study shares most of its
     # resolved miRNAs with the current-name atlas.
     resolved = set(atlases["GSE69579"].feature_names[atlases["GSE69579"].features["name_status"] != "unknown"])
-    assert len(resolved & set(atlases["tissue_atlas2"].feature_names)) / len(resolved) > 0.8
+    assert len(resolved & set(atlases["mirna_tissue_atlas2"].feature_names)) / len(resolved) > 0.8
     lgrc = atlases["lgrc"].samples
     assert lgrc["sex"].value_counts().to_dict() == {"male": 195, "female": 156}
     assert atlases["GSE69579"].samples["age"].notna().all()

@@ -39,12 +39,11 @@ from srna_nb.targets import TargetSelection  # noqa: E402
 MODELS_DIR = ROOT / "srna_nb" / "pretrained"
 LICENCES = {
     "microrna_atlas": "microRNAome Bioconductor data package, GPL (>= 2); McCall et al., Genome Research 27:1769 (2017); miRge pipeline",
-    "tissue_atlas2": "miRNATissueAtlas2, published for unrestricted use; Keller et al., NAR 50:D211 (2022); the atlas' own pipeline",
+    "mirna_tissue_atlas2": "miRNATissueAtlas2, published for unrestricted use; Keller et al., NAR 50:D211 (2022); the atlas' own pipeline",
     "lgrc_lung": "LGRC lung small RNA-seq, campbio-manuscripts/LGRC_microRNA, MIT licence; miRBase 18 locus counts",
     "GSE131695": "GEO GSE131695 (serum and CSF small RNA-seq), via li-wending/miRTS_paper; submitters' pipeline",
     "GSE69579": "GEO GSE69579 (serum after liver transplantation), via li-wending/miRTS_paper; submitters' pipeline, pre-2014 names",
 }
-LICENCES["mirna_tissue_atlas2"] = LICENCES["tissue_atlas2"]
 #: The sample-type model's classes: at least 10 samples from at least 2 studies of the training atlases.
 SAMPLE_TYPE_SELECTION = TargetSelection("sample_type", min_class_size=10, min_studies=2)
 #: Leave-one-atlas-out columns written to the card.
@@ -56,7 +55,7 @@ ATLAS_OUT_COLUMNS = ("samples", "learnt-class samples", "never-learnt samples", 
 def organ_sources(shared: Path) -> dict:
     return {
         "microrna_atlas": {"source": "microrna_atlas", "path": shared / "microrna_atlas", "where": {"sample_category": ["tissue"]}},
-        "tissue_atlas2": {"source": "mirna_tissue_atlas2", "path": shared / "mirna_tissue_atlas2"},
+        "mirna_tissue_atlas2": {"source": "mirna_tissue_atlas2", "path": shared / "mirna_tissue_atlas2"},
     }
 
 
