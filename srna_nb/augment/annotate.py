@@ -92,7 +92,7 @@ class DatasetShift:
     def describe(self) -> str:
         verdict = ("the matrix differs from the training data as a whole (another pipeline or sample type?): "
                    "check confident calls against known samples before relying on them" if self.shifted else
-                   "no shift from the training data detected")
+                   "no shift detected by sample similarity (per-feature offsets of another pipeline are not tested)")
         return (f"{self.unknown_share:.1%} of {self.samples} samples are unlike the training data, against "
                 f"{self.expected_share:.1%} of held-out training studies (binomial p = {self.p_value:.2g}): {verdict}")
 
