@@ -8,7 +8,9 @@ pipeline) is held out once; a bundle trained on all the others annotates it
 features), mean over seeds and its sd: accuracy on samples of classes the model learnt,
 the share of those it calls confidently and how often those calls are right, the share of
 never-learnt-class samples kept out of ``confident``, and how many of those are called a type of
-their own group (biofluid or solid tissue, :func:`srna_nb.vocabulary.sample_group`). Real data only; skips when
+their own group (biofluid or solid tissue, :func:`srna_nb.vocabulary.sample_group`), and the shares
+left ``unknown`` and ``low_coverage`` (the held-out matrix lacks too much of what the model relies
+on). Real data only; skips when
 ``../shared/data`` is absent.
 
 Usage: ``python benchmarks/leave_one_atlas_out.py [n_seeds] [--models dl,rf,linear] [--protocol grouped] [--imputation mean|zero] [--novelty profile_mismatch,neighbour_mismatch] [--n-profile 800]``

@@ -118,6 +118,8 @@ def test_scores_keep_never_learnt_classes_apart():
     assert scores["learnt-class accuracy"] == pytest.approx(2 / 3)
     assert scores["confident share"] == pytest.approx(2 / 3) and scores["confident accuracy"] == 0.5
     assert scores["never-learnt not confident"] == 0.5 and scores["unknown share"] == 0.2
+    assert scores["low-coverage share"] == 0.0
+    assert score_held_out(["a", "z"], ["a", "a"], ["low_coverage", "confident"], ["a"])["low-coverage share"] == 0.5
     assert np.isnan(scores["never-learnt group accuracy"])  # no groups given
 
 

@@ -33,7 +33,7 @@ from srna_nb.vocabulary import class_grouping
 PLAIN_SKLEARN = "plain sklearn RF"
 #: Columns of :attr:`LeaveOneAtlasOutStudy.scores` averaged over seeds.
 SCORE_COLUMNS = ("learnt-class accuracy", "confident share", "confident accuracy", "never-learnt not confident",
-                 "never-learnt group accuracy", "unknown share")
+                 "never-learnt group accuracy", "unknown share", "low-coverage share")
 
 
 @dataclass
@@ -88,6 +88,8 @@ def score_held_out(truth, predicted, status, learnt_classes, group=None) -> dict
         "never-learnt group accuracy": float(np.mean([group(p) == group(t) for p, t in zip(predicted[~learnt], truth[~learnt])]))
         if group is not None and (~learnt).any() else np.nan,
         "unknown share": float((np.asarray(status, dtype=object) == "unknown").mean()),
+        # Samples whose matrix lacks too much of what the model relies on get no call at all.
+        "low-coverage share": float((np.asarray(status, dtype=object) == "low_coverage").mean()),
     }
 
 
@@ -167,7 +169,7 @@ def leave_one_atlas_out(
                         rows.append({"held-out atlas": held_out, "model": PLAIN_SKLEARN, "seed": seed,
                                      "training classes": len(bundle.classes),
                                      **score_held_out(truth, predicted, np.full(len(truth), ""), bundle.classes, group),
-                                     "confident share": np.nan, "unknown share": np.nan,
+                                     "confident share": np.nan, "unknown share": np.nan, "low-coverage share": np.nan,
                                      "never-learnt not confident": np.nan})
     return LeaveOneAtlasOutStudy(selection.target, pd.DataFrame(rows), bundles)
 
