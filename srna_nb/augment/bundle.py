@@ -121,7 +121,7 @@ class Bundle(BundleReport):
     summary: HeldOutSummary | None = None
     versions: dict[str, str] = field(default_factory=dict)
     seed: int = 0
-    #: Per feature: how much the classifier relies on it (see :func:`srna_nb.models.input_importance`).
+    #: Per feature: how much the classifier relies on it (see :func:`srna_nb.augment.reliance.input_reliance`).
     feature_importance: list[float] | None = None
     #: ``mean`` or ``zero``: how features missing from a new matrix are filled in.
     imputation: str = "zero"

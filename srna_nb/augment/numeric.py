@@ -46,8 +46,9 @@ from threadpoolctl import threadpool_limits
 
 from srna_nb.atlas import Atlas
 from srna_nb.augment.report import BundleReport, LabelledFigures, default_novelty, package_versions
+from srna_nb.augment.reliance import input_reliance
 from srna_nb.errors import SrnaParameterError
-from srna_nb.models import input_importance, make_model
+from srna_nb.models import make_model
 from srna_nb.novelty import NoveltyScorer
 from srna_nb.parallel import run_jobs
 from srna_nb.regression import NumericTarget, calibration_protocol, conformal_half_width, prepare_numeric_target, split_indices
@@ -197,7 +198,7 @@ def train_numeric_bundle(
         coverage=float(coverage), half_width=float(half_width), novelty=scorer,
         novelty_thresholds=[float(t) for t in thresholds], out_of_fold=out_of_fold, summary=summary,
         versions=package_versions(), seed=seed,
-        feature_importance=[float(v) for v in input_importance(final, len(data.feature_names))],
+        feature_importance=[float(v) for v in input_reliance(final, data.X)],
         imputation=imputation, min_coverage=min_coverage,
     )
 

@@ -25,10 +25,11 @@ from srna_nb.augment.annotate import DEFAULT_IMPUTATION, IMPUTATIONS, flag_confl
 from srna_nb.augment.bundle import Bundle, HeldOutSummary
 from srna_nb.augment.report import default_novelty, package_versions
 from srna_nb.augment.numeric import NumericBundle, train_numeric_bundle
+from srna_nb.augment.reliance import input_reliance
 from srna_nb.calibration import TemperatureScaler, expected_calibration_error, reliability_table, set_members, set_threshold
 from srna_nb.errors import SrnaParameterError
 from srna_nb.evaluation import evaluate, split_indices
-from srna_nb.models import input_importance, make_model
+from srna_nb.models import make_model
 from srna_nb.novelty import NoveltyScorer
 from srna_nb.targets import TargetSelection, target_kind
 
@@ -164,7 +165,7 @@ def train_bundle(
         novelty_thresholds=[float(t) for t in thresholds], confidence_threshold=confidence_threshold,
         class_groups=class_groups, out_of_fold=out_of_fold, calibration=calibration, summary=summary,
         versions=package_versions(), seed=seed,
-        feature_importance=[float(v) for v in input_importance(final, len(data.feature_names))],
+        feature_importance=[float(v) for v in input_reliance(final, data.X)],
         imputation=imputation, min_coverage=min_coverage, set_coverage=coverage, set_threshold=sets,
     )
 

@@ -17,7 +17,6 @@ from srna_nb.models.registry import (
     REGRESSORS,
     attach_networks,
     detach_networks,
-    input_importance,
     make_model,
     make_models,
     model_spec,
@@ -31,6 +30,6 @@ del _estimator
 
 __all__ = [
     "DEFAULT_SCALING", "DLClassifier", "DLRegressor", "MLPEstimator", "MODELS", "PREDICTION_CHUNK", "REGRESSORS",
-    "RFClassifier", "RFRegressor", "attach_networks", "detach_networks", "input_importance", "linear_classifier",
+    "RFClassifier", "RFRegressor", "attach_networks", "detach_networks", "linear_classifier",
     "linear_regressor", "make_model", "make_models", "model_spec", "predict_in_chunks",
 ]

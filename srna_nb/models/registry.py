@@ -11,7 +11,6 @@ import copy
 import inspect
 from typing import Any, Mapping
 
-import numpy as np
 from sklearn.pipeline import Pipeline
 
 from srna_nb.errors import SrnaParameterError
@@ -123,21 +122,3 @@ def attach_networks(pipeline: Pipeline, networks: dict) -> Pipeline:
         pipeline.named_steps[name].model_ = network
     return pipeline
 
-
-def input_importance(pipeline: Pipeline, n_features: int) -> np.ndarray:
-    """How much a fitted pipeline's classifier (or regressor) relies on each input feature (0 for filtered-out ones).
-
-    Cheap, model-specific and on centred (or standardized) inputs: mean absolute coefficient over classes
-    (logistic or ridge regression), impurity importance (random forest), L2 norm of the first dense
-    layer's weights (DL). Used to say what share of a model a new matrix covers, not to explain it.
-    """
-    classifier = pipeline[-1]
-    if hasattr(classifier, "coef_"):
-        weights = np.abs(np.atleast_2d(classifier.coef_)).mean(axis=0)  # ridge's coef_ is one row
-    elif hasattr(classifier, "feature_importances_"):
-        weights = classifier.feature_importances_
-    else:
-        weights = np.linalg.norm(classifier.dense_layers()[0][0], axis=1)
-    importance = np.zeros(n_features)
-    importance[pipeline[0].named_steps["detected"].support_] = weights
-    return importance / importance.sum() if importance.sum() > 0 else importance
