@@ -59,7 +59,7 @@ def _contributions(model, Z: np.ndarray) -> np.ndarray:
         if coef.shape[0] == 1:  # a regressor, or a two-class logistic model: one score
             return Z * coef[0]
         centred = coef - coef.mean(axis=0)
-        return Z * centred[np.argmax(Z @ coef.T + model.intercept_, axis=1)]
+        return Z * centred[np.argmax(model.decision_function(Z), axis=1)]
     if is_classifier(model):
         return attributions(model, Z, np.argmax(model.predict_proba(Z), axis=1), method="gradient_x_input")
     return regression_attributions(model, Z, method="gradient_x_input")
