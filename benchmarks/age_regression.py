@@ -101,10 +101,10 @@ def benchmark_rows(seeds, selected) -> list[dict]:
     if (SHARED / "lgrc_lung").is_dir():
         name = "LGRC lung age, 5 folds grouped by flow cell"
         if wanted(name):
-            lgrc = datasets.load_lgrc_lung(SHARED / "lgrc_lung")
+            lgrc = datasets.load_dataset("lgrc_lung", path=SHARED)[0]
             rows += _timed(name, lambda: within(name, prepare_numeric_target(lgrc, "age"), seeds, lgrc.value_kind))
     if (SHARED / "serum_geo").is_dir():
-        studies = {g: datasets.load_serum_geo(SHARED / "serum_geo", g) for g in ("GSE131695", "GSE69579")}
+        studies = {g: datasets.load_dataset(g, path=SHARED)[0] for g in ("GSE131695", "GSE69579")}
         for train_name, test_name in (("GSE131695", "GSE69579"), ("GSE69579", "GSE131695")):
             name = f"serum age, {train_name} -> {test_name}"
             if not wanted(name):

@@ -41,7 +41,7 @@ def compare(data, protocol: str, n_splits: int, seeds: range) -> None:
 
 def main(n_seeds: int = 3) -> None:
     import srna_nb  # noqa: F401  (sets the Keras backend)
-    from srna_nb.datasets import load_microrna_atlas
+    from srna_nb.datasets import load_dataset
     from srna_nb.runner import read_yaml
     from srna_nb.simulate import simulate_atlas
     from srna_nb.targets import prepare_target
@@ -51,7 +51,7 @@ def main(n_seeds: int = 3) -> None:
     print("Simulated atlas (default size), tissue, 5 study-grouped folds:")
     compare(prepare_target(atlas, "tissue", min_studies=2), "grouped", 5, seeds)
     if REAL_ATLAS.exists():
-        real = load_microrna_atlas(REAL_ATLAS)
+        real = load_dataset("microrna_atlas", path=REAL_ATLAS)[0]
         organ = read_yaml(ORGAN_PARAMETERS)
         data = prepare_target(real, organ["target"], min_class_size=organ["min_class_size"], min_studies=organ["min_studies"],
                               where=organ["where"])

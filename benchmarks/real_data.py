@@ -139,7 +139,7 @@ def benchmark_rows(seeds, selected) -> list[dict]:
             data = prepare_target(tissue, "organ", min_class_size=3, min_studies=2)
             rows += _timed(name, lambda: within(name, data, "leave_one_study_out", 3, seeds))
         if have["mirna_tissue_atlas2"]:
-            ta2 = datasets.load_tissue_atlas2(SHARED / "mirna_tissue_atlas2")
+            ta2 = datasets.load_dataset("mirna_tissue_atlas2", path=SHARED)[0]
             for train_name, train, test_name, test in (("microRNA atlas", tissue, "TA2", ta2), ("TA2", ta2, "microRNA atlas", tissue)):
                 name = f"organ, {train_name} -> {test_name}"
                 if wanted(name):
@@ -147,12 +147,12 @@ def benchmark_rows(seeds, selected) -> list[dict]:
     if have["lgrc_lung"]:
         name = "LGRC lung sex, 5 folds grouped by flow cell"
         if wanted(name):
-            lgrc = datasets.load_lgrc_lung(SHARED / "lgrc_lung")
+            lgrc = datasets.load_dataset("lgrc_lung", path=SHARED)[0]
             data = prepare_target(lgrc, "sex")
             rows += _timed(name, lambda: within(name, data, "grouped", 5, seeds))
     if have["serum_geo"]:
-        first = datasets.load_serum_geo(SHARED / "serum_geo", "GSE131695")
-        second = datasets.load_serum_geo(SHARED / "serum_geo", "GSE69579")
+        first = datasets.load_dataset("GSE131695", path=SHARED)[0]
+        second = datasets.load_dataset("GSE69579", path=SHARED)[0]
         for train_name, train, test_name, test in (("GSE131695", first, "GSE69579", second), ("GSE69579", second, "GSE131695", first)):
             name = f"serum sex, {train_name} -> {test_name}"
             if wanted(name):

@@ -11,7 +11,11 @@ import pandas as pd
 from srna_nb.errors import SrnaInputError
 
 #: What the numbers in ``Atlas.counts`` are. Preprocessing needs to know, never guess.
-VALUE_KINDS = ("counts", "rpm", "log2_rpm")
+VALUE_KINDS = ("counts", "rpm", "log2_rpm", "intensity", "log2_intensity")
+#: Array and assay signals (Affymetrix, NanoString, HTG): not read counts, so only their order within
+#: a sample carries over to sequencing data (rank / quantile inputs). ``intensity`` is linear
+#: (NanoString normalised counts, 2^RMA), ``log2_intensity`` log2 (RMA, HTG log2 normalised counts).
+SIGNAL_KINDS = ("intensity", "log2_intensity")
 
 
 @dataclass(frozen=True, eq=False)

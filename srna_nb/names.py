@@ -23,6 +23,9 @@ Statuses (one per input name):
 ``unknown``    reads like a miRNA name but is not in the table (or was deleted by miRBase); kept
                under its own name
 ``other``      not a miRNA (piRNA, snoRNA, tRF ...); kept unchanged
+``hairpin``    (``level="hairpin"`` only) a hairpin name, resolved to its hairpin family
+               (:mod:`srna_nb.hairpins`): the feature counts every mature product of the family
+               and is named as their merged name (``hsa-miR-21-5p/hsa-miR-21-3p``)
 
 A feature's *identity* is its set of accessions (or, without any, its name). Two features match
 when their identities are equal; a merged feature is the sum of the features whose identities it
@@ -43,10 +46,11 @@ import pandas as pd
 from scipy import sparse
 
 from srna_nb.biology import known_mirna_names
+from srna_nb.hairpins import hairpin_family, unresolved_feature
 
 __all__ = ["NAME_STATUSES", "harmonize_names", "feature_matrix", "describe_mapping", "mirna_name_table"]
 
-NAME_STATUSES = ("exact", "renamed", "merged", "ambiguous", "unknown", "other")
+NAME_STATUSES = ("exact", "renamed", "merged", "ambiguous", "hairpin", "unknown", "other")
 
 #: Small-RNA classes and how pipelines write their names (miRBase, piRBase, HGNC snoRNA / snRNA
 #: symbols, GtRNAdb / MINTbase tRNA fragments), tried in order; the one definition of what an sRNA
@@ -135,7 +139,8 @@ def _lookup(name: str, index: _Index) -> str | None:
 
 def _variants(name: str) -> list[str]:
     """Spellings to try for one name: as given, without a copy suffix or enzyme tag, with the hsa- prefix."""
-    stripped = _ENZYME_TAG.sub("", _COPY_SUFFIX.sub("", name))
+    # Array annotations of the miRBase 11 era write the star strand "-star" (hsa-let-7a-star).
+    stripped = re.sub(r"-star$", "*", _ENZYME_TAG.sub("", _COPY_SUFFIX.sub("", name)), flags=re.IGNORECASE)
     variants = [name, stripped]
     if not re.match(r"^[a-z]{3,4}-(?:mir|let|lin)-", stripped, re.IGNORECASE):  # no species prefix
         variants.append("hsa-" + stripped)
@@ -185,7 +190,7 @@ def _resolve_one(name: str, index: _Index) -> tuple[str | None, str]:
     return None, "unknown"
 
 
-def harmonize_names(names, accessions=None) -> pd.DataFrame:
+def harmonize_names(names, accessions=None, level: str = "mature") -> pd.DataFrame:
     """Map feature names to current miRBase names and accessions.
 
     Parameters
@@ -195,6 +200,10 @@ def harmonize_names(names, accessions=None) -> pd.DataFrame:
     accessions
         Optional, one per name: a MIMAT accession (or a string containing one, such as
         ``MI0000342_MIMAT0004571``) that the file gives for the row. Used before the name.
+    level
+        What the rows count: ``mature`` miRNAs, or ``hairpin`` (precursor) counts, each of which
+        becomes its hairpin family (:mod:`srna_nb.hairpins`). Stated for a whole table: a name such
+        as ``hsa-let-7b`` is a hairpin in one table and a pre-2014 mature name in another.
 
     Returns
     -------
@@ -208,6 +217,10 @@ def harmonize_names(names, accessions=None) -> pd.DataFrame:
     """
     index = _index()
     names = [str(n).strip() for n in names]
+    if level == "hairpin":
+        return _harmonize_hairpins(names, index)
+    if level != "mature":
+        raise ValueError(f"level must be 'mature' or 'hairpin', got {level!r}")
     given = [None] * len(names) if accessions is None else list(accessions)
     rows = []
     for name, accession_text in zip(names, given):
@@ -231,6 +244,20 @@ def harmonize_names(names, accessions=None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["input", "feature", "accession", "members", "status"])
 
 
+def _harmonize_hairpins(names: list[str], index: _Index) -> pd.DataFrame:
+    rows = []
+    for name in names:
+        family = hairpin_family(name, lambda mature: _resolve_one(mature, index)[0]) if _MIRNA.match(name) else None
+        if not _MIRNA.match(name):
+            rows.append((name, name, "", name, "other"))
+        elif family is None:
+            stem = unresolved_feature(name)
+            rows.append((name, stem, "", stem, "unknown"))
+        else:
+            rows.append(_row(name, [(a, None) for a in family], "hairpin", index))
+    return pd.DataFrame(rows, columns=["input", "feature", "accession", "members", "status"])
+
+
 def _plain(name: str) -> str:
     """An unresolved name as a feature name: without a copy suffix."""
     return _COPY_SUFFIX.sub("", name)
@@ -238,10 +265,17 @@ def _plain(name: str) -> str:
 
 def _row(name: str, members: list[tuple[str | None, str | None]], status: str, index: _Index) -> tuple:
     """One output row from (accession or None, fallback name) members."""
-    labels = sorted({index.current[a] if a and a not in index.deleted else plain for a, plain in members})
+    labels = sorted({index.current[a] if a and a not in index.deleted else plain for a, plain in members},
+                    key=_name_order if status == "hairpin" else None)
     tokens = sorted({a or plain for a, plain in members})
     accessions = sorted({a for a, _ in members if a}, key=lambda a: index.current[a])
     return name, "/".join(labels), ";".join(accessions), ";".join(tokens), status
+
+
+def _name_order(name: str) -> tuple:
+    """Names in reading order: ``hsa-miR-21-5p`` before ``hsa-miR-21-3p``, ``miR-2`` before ``miR-10``."""
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part.replace("5p", "3a"))
+                 for part in re.split(r"(\d+)", name))
 
 
 def describe_mapping(mapping: pd.DataFrame) -> str:

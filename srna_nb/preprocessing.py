@@ -214,21 +214,26 @@ def _cumulative_at(cumulative: np.ndarray, reference: np.ndarray, position: np.n
 
 
 #: What each ``input_scale`` means for the preprocessing chain.
-INPUT_SCALES = ("counts", "rpm", "log2_rpm")
+INPUT_SCALES = ("counts", "rpm", "log2_rpm", "intensity", "log2_intensity")
 
 
 def to_linear(X: np.ndarray, value_kind: str, to_rpm: bool) -> np.ndarray:
     """Values on a linear scale (counts or RPM), where rows of one miRNA can be summed.
 
     ``log2_rpm`` becomes RPM (``2**x - 1``); ``counts`` become RPM over all the matrix' features
-    when ``to_rpm`` (a model trained on RPM or log2-RPM), else stay counts.
+    when ``to_rpm`` (a model trained on RPM or log2-RPM), else stay counts. Array and assay
+    signals (``intensity``, ``log2_intensity`` as ``2**x``) stay linear signals, rescaled to sum to
+    a million per sample when ``to_rpm``: per-million in scale only, whose within-sample order is
+    all a model on rank (quantile) inputs reads.
     """
     if value_kind not in INPUT_SCALES:
         raise SrnaParameterError(f"value kind must be one of {INPUT_SCALES}, got {value_kind!r}")
     X = np.asarray(X, dtype=np.float64)
     if value_kind == "log2_rpm":
         return np.maximum(np.exp2(X) - 1.0, 0.0)
-    if value_kind == "counts" and to_rpm:
+    if value_kind == "log2_intensity":
+        X = np.exp2(X)
+    if value_kind in ("counts", "intensity", "log2_intensity") and to_rpm:
         totals = X.sum(axis=1, keepdims=True)
         return X * (1e6 / np.where(totals > 0, totals, 1.0))
     return X
@@ -240,6 +245,8 @@ def from_linear(X: np.ndarray, input_scale: str) -> np.ndarray:
     A model trained on counts takes counts or RPM alike: its first step rescales every sample to
     RPM over the model's own features, which cancels any per-sample factor.
     """
+    if input_scale == "log2_intensity":
+        return np.log2(np.maximum(X, np.finfo(np.float64).tiny))
     return np.log2(X + 1.0) if input_scale == "log2_rpm" else X
 
 
@@ -255,7 +262,8 @@ def make_preprocessor(input_scale: str = "counts", min_share: float = 0.01, scal
     ----------
     input_scale
         ``counts``: RPM, then log2(x+1). ``rpm``: already per-million, so only log2(x+1).
-        ``log2_rpm``: already log-scaled, so neither. Must be stated, never guessed.
+        ``log2_rpm``: already log-scaled, so neither. ``intensity`` (a linear array or assay
+        signal): log2(x+1) only; ``log2_intensity``: neither. Must be stated, never guessed.
     min_share
         Detection filter: keep features with a value above zero (counts/rpm) or above
         log2(1) = 0 (log scale) in at least this share of training samples.
@@ -275,7 +283,7 @@ def make_preprocessor(input_scale: str = "counts", min_share: float = 0.01, scal
     steps = []
     if input_scale == "counts":
         steps.append(("rpm", LibrarySizeNormalizer()))
-    if input_scale in ("counts", "rpm"):
+    if input_scale in ("counts", "rpm", "intensity"):
         steps.append(("log2", Log2p()))
     steps.append(("detected", DetectionFilter(min_share=min_share)))
     if scaling == "quantile":

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import numpy as np
 
-from srna_nb.datasets import load_dataset, load_microrna_atlas
+import srna_nb
+from srna_nb.datasets import load_dataset
 
 
 def test_microrna_atlas_loads(real_atlas_dir):
-    atlas = load_microrna_atlas(real_atlas_dir)
+    atlas = load_dataset("microrna_atlas", path=real_atlas_dir)[0]
     # 2,131 rows; two of them count the same miRNA under an old and a new name and are summed.
     assert (atlas.n_samples, atlas.n_features) == (528, 2130)
     assert atlas.provenance["name_mapping"].shape[0] == 2131
-    assert "samples in columns" in atlas.provenance["orientation"]
+    assert "features_x_samples" in atlas.provenance["orientation"]
     assert atlas.studies.nunique() == 87
     assert set(atlas.labels("sample_category")) == {"tissue", "cell_type", "cancer_cell_line"}
     assert (atlas.features["rna_class"] == "miRNA").all()
@@ -35,7 +38,7 @@ def test_microrna_atlas_organ_target_for_held_out_studies(real_atlas_dir):
     from srna_nb.evaluation import split_indices
     from srna_nb.targets import prepare_target
 
-    atlas = load_microrna_atlas(real_atlas_dir)
+    atlas = load_dataset("microrna_atlas", path=real_atlas_dir)[0]
     data = prepare_target(atlas, "organ", where={"sample_category": ["tissue"]}, min_class_size=3, min_studies=2)
     assert len(data.classes) == 12 and len(data.y) == 188  # shared/REFERENCE.md
     folds = split_indices(data, "leave_one_study_out")
@@ -46,11 +49,11 @@ def test_every_real_set_loads_with_harmonized_names(shared_data):
     from srna_nb import datasets
 
     atlases = {
-        "microrna_atlas": datasets.load_microrna_atlas(shared_data / "microrna_atlas"),
-        "mirna_tissue_atlas2": datasets.load_tissue_atlas2(shared_data / "mirna_tissue_atlas2"),
-        "lgrc": datasets.load_lgrc_lung(shared_data / "lgrc_lung"),
-        "GSE131695": datasets.load_serum_geo(shared_data / "serum_geo", "GSE131695"),
-        "GSE69579": datasets.load_serum_geo(shared_data / "serum_geo", "GSE69579"),
+        name: datasets.load_dataset(source, path=shared_data / folder)[0]
+        for name, source, folder in (("microrna_atlas", "microrna_atlas", "microrna_atlas"),
+                                     ("mirna_tissue_atlas2", "mirna_tissue_atlas2", "mirna_tissue_atlas2"),
+                                     ("lgrc", "lgrc_lung", "lgrc_lung"), ("GSE131695", "GSE131695", "serum_geo"),
+                                     ("GSE69579", "GSE69579", "serum_geo"))
     }
     shapes = {name: (atlas.n_samples, atlas.n_features) for name, atlas in atlases.items()}
     assert shapes["mirna_tissue_atlas2"] == (185, 2267) and shapes["GSE131695"] == (61, 1436)
@@ -111,9 +114,11 @@ def test_cross_pipeline_prediction_with_the_shipped_model(shared_data, tmp_path,
     assert "185 samples annotated for organ" in capsys.readouterr().out
     # The shipped model has seen these samples: it names their organ (it must at least fit its own data).
     sheet = pd.read_csv(shared_data / "mirna_tissue_atlas2" / "samples.csv", index_col="sample")
-    from srna_nb.datasets import TISSUE_ATLAS2_ORGANS
+    from srna_nb.io import catalogue
 
-    known = sheet["organ"].map(TISSUE_ATLAS2_ORGANS).reindex(from_counts["sample_id"]).to_numpy()
+    organs = catalogue()["mirna_tissue_atlas2"].labels["organ"]["values"]
+    model_organs = set(json.loads((Path(srna_nb.__file__).parent / "pretrained" / "organ_atlas" / "card.json").read_text())["classes"])
+    known = sheet["organ"].map(organs).where(lambda o: o.isin(model_organs)).reindex(from_counts["sample_id"]).to_numpy()
     assert pd.notna(known).sum() > 50
     shared = pd.notna(known)
     assert (from_counts["predicted"].to_numpy()[shared] == known[shared]).mean() > 0.9

@@ -34,16 +34,10 @@ from srna_nb.augment.cross import cross_atlas_study  # noqa: E402
 from srna_nb.models import model_spec  # noqa: E402
 from srna_nb.augment.report import package_versions  # noqa: E402
 from srna_nb.augment.pretrained import ATLAS_OUT_KEY  # noqa: E402
+from srna_nb.io import catalogue  # noqa: E402
 from srna_nb.targets import TargetSelection  # noqa: E402
 
 MODELS_DIR = ROOT / "srna_nb" / "pretrained"
-LICENCES = {
-    "microrna_atlas": "microRNAome Bioconductor data package, GPL (>= 2); McCall et al., Genome Research 27:1769 (2017); miRge pipeline",
-    "mirna_tissue_atlas2": "miRNATissueAtlas2, published for unrestricted use; Keller et al., NAR 50:D211 (2022); the atlas' own pipeline",
-    "lgrc_lung": "LGRC lung small RNA-seq, campbio-manuscripts/LGRC_microRNA, MIT licence; miRBase 18 locus counts",
-    "GSE131695": "GEO GSE131695 (serum and CSF small RNA-seq), via li-wending/miRTS_paper; submitters' pipeline",
-    "GSE69579": "GEO GSE69579 (serum after liver transplantation), via li-wending/miRTS_paper; submitters' pipeline, pre-2014 names",
-}
 #: The sample-type model's classes: at least 10 samples from at least 2 studies of the training atlases.
 SAMPLE_TYPE_SELECTION = TargetSelection("sample_type", min_class_size=10, min_studies=2)
 #: Leave-one-atlas-out columns written to the card.
@@ -108,7 +102,7 @@ def build_organ_model(shared: Path, models: list[str], seeds: int) -> dict:
                        "different pipelines (miRge; the miRNA Tissue Atlas 2 pipeline).",
         "target": "organ", "model": kind, "candidate": model, "model parameters": params, "input": f"{bundle.input_scale}; any of counts, RPM, log2-RPM is converted",
         "features": len(bundle.features), "naming": "miRBase 22 (srna_nb.names)",
-        "training sets": {key: {"samples": int((combined.samples["atlas"] == key).sum()), "licence": LICENCES[key]} for key in atlases},
+        "training sets": {key: {"samples": int((combined.samples["atlas"] == key).sum()), "licence": catalogue()[key].licence} for key in atlases},
         "classes": {str(organ): {k: (int(v) if k != "atlases" else v) for k, v in row.items()} for organ, row in classes.iterrows()},
         "held-out-study accuracy (grouped 5 folds, cross-fitted)": round(bundle.summary.accuracy, 3),
         "held-out-study balanced accuracy": round(bundle.summary.balanced_accuracy, 3),
@@ -167,7 +161,7 @@ def build_sample_type_model(shared: Path, models: list[str], seeds: int) -> dict
         "target": "sample_type", "model": kind, "candidate": model, "model parameters": params,
         "input": f"{bundle.input_scale}; any of counts, RPM, log2-RPM is converted",
         "features": len(bundle.features), "naming": "miRBase 22 (srna_nb.names)",
-        "training sets": {key: {"samples": int((labelled["atlas"] == key).sum()), "licence": LICENCES[key]} for key in atlases},
+        "training sets": {key: {"samples": int((labelled["atlas"] == key).sum()), "licence": catalogue()[key].licence} for key in atlases},
         "classes": {str(c): {k: (int(v) if k != "atlases" else v) for k, v in row.items()} for c, row in classes.iterrows()},
         "classes it cannot recognize (in the atlases, below 10 samples or 2 studies)": {
             str(c): {k: int(v) for k, v in row.items()} for c, row in unlearnt.iterrows()},

@@ -13,6 +13,7 @@ from srna_nb.errors import SrnaInputError
 from srna_nb.io.h5ad import read_h5ad
 from srna_nb.io.tables import Orientation, check_value_kind, known_share, read_matrix, read_sample_sheet
 from srna_nb.logs import logger
+from srna_nb.hairpins import FEATURE_LEVELS, name_levels
 from srna_nb.names import describe_mapping, harmonize_names, rna_class
 from srna_nb.preprocessing import from_linear, to_linear
 
@@ -31,6 +32,9 @@ def load_atlas(
     feature_column: str | None = None,
     accession_column: str | None = None,
     annotation_columns: list[str] | tuple[str, ...] = (),
+    feature_level: str = "auto",
+    empty_cells: str = "refuse",
+    drop_features: str | None = None,
 ) -> Atlas:
     """Read an expression matrix and its sample sheet into one :class:`Atlas`.
 
@@ -47,7 +51,9 @@ def load_atlas(
     orientation
         See :func:`read_matrix`.
     value_kind
-        ``counts``, ``rpm`` or ``log2_rpm``: what the numbers are. Stated, never guessed.
+        ``counts``, ``rpm`` or ``log2_rpm`` (sequencing), ``intensity`` or ``log2_intensity`` (array
+        and assay signals: NanoString, Affymetrix, HTG): what the numbers are. Stated, never guessed;
+        values that contradict it are refused in one line.
     join
         ``strict``: every matrix sample must be in the sheet and vice versa, else an error
         that counts both sides. ``inner``: keep the samples present in both, and say so.
@@ -64,6 +70,18 @@ def load_atlas(
         For matrices whose feature rows carry annotation columns before the samples: the column
         of feature names (default: the first), an optional column holding MIMAT accessions
         (used before the names), and the other annotation columns; none of them is a sample.
+    feature_level
+        What a row counts: ``mature`` miRNAs, ``hairpin`` (precursor) counts such as TCGA's
+        ``hsa-mir-21``, or ``auto``: decided from the names for the whole table (lower-case
+        ``mir`` without an arm is a hairpin) and reported. Hairpin rows become hairpin families
+        (:mod:`srna_nb.hairpins`); a hairpin name is never read as a mature one. A table mixing
+        both kinds of names is refused unless the level is stated.
+    empty_cells
+        ``refuse`` (default) or ``unmeasured``: empty cells are sRNAs a sample was not measured on
+        (NaN, never zero).
+    drop_features
+        A regular expression: rows whose name matches it from the start are left out (controls,
+        housekeeping genes, spike-ins), and the loader says how many.
     """
     counts = Path(counts)
     if counts.suffix == ".h5ad":
@@ -77,14 +95,24 @@ def load_atlas(
     matrix, note, annotations = read_matrix(
         counts, orientation=orientation, sample_ids=None if sheet is None else sheet.index,
         feature_column=feature_column, annotation_columns=annotation_columns, allow_duplicate_features=harmonize,
+        value_kind=value_kind, empty_cells=empty_cells,
     )
+    provenance = {"counts_file": str(counts), "orientation": note}
+    if drop_features:
+        dropped = matrix.columns.str.match(drop_features)
+        matrix = matrix.loc[:, ~dropped]
+        annotations = None if annotations is None else annotations.loc[~dropped]
+        provenance["dropped"] = f"Left out {int(dropped.sum())} rows matching {drop_features!r} (not small RNAs)."
+        if matrix.shape[1] == 0:
+            raise SrnaInputError(f"{counts}: every row matches drop_features {drop_features!r}")
     if check_feature_names and known_share(matrix.columns) == 0:
         raise SrnaInputError(
             f"{counts}: none of the {matrix.shape[1]} feature names reads like a small-RNA name "
             f"(e.g. {str(matrix.columns[0])!r}); wrong file or orientation? (check_feature_names=False accepts custom ids)"
         )
     check_value_kind(matrix.to_numpy(), value_kind, counts)
-    provenance = {"counts_file": str(counts), "orientation": note}
+    level = _feature_level(matrix.columns, feature_level, counts) if harmonize else "as given"
+    provenance["feature_level"] = level
     if sheet is None:
         sheet = pd.DataFrame(index=matrix.index.copy())
     else:
@@ -94,9 +122,13 @@ def load_atlas(
     values, features = matrix.to_numpy(dtype=np.float64), pd.DataFrame(index=pd.Index(matrix.columns, name="feature"))
     if harmonize:
         accessions = None if accession_column is None else annotations[accession_column].to_numpy()
-        values, features, mapping = _harmonize(values, matrix.columns, accessions, value_kind, counts)
+        values, features, mapping = _harmonize(values, matrix.columns, accessions, value_kind, counts, level)
         provenance["name_mapping"] = mapping
         provenance["names"] = describe_mapping(mapping)
+        if level == "hairpin":
+            provenance["level"] = (f"Rows are hairpin (precursor) counts: each hairpin is summed into its family of mature "
+                                   f"products ({mapping['members'].nunique()} features from {len(mapping)} rows), "
+                                   "never read as one mature arm.")
     features.insert(0, "rna_class", [rna_class(n) or "other" for n in features.index])
     atlas = Atlas(
         counts=values.astype(np.float32),
@@ -108,15 +140,35 @@ def load_atlas(
         provenance=provenance,
     )
     logger.info("Read %s: %d samples x %d features (%s); %s.", counts.name, atlas.n_samples, atlas.n_features, value_kind, note)
-    for key in ("join", "names"):
+    for key in ("dropped", "join", "level", "names"):
         if key in provenance:
             logger.info(provenance[key])
     return atlas
 
 
-def _harmonize(values: np.ndarray, names: pd.Index, accessions, value_kind: str, path: Path):
+def _feature_level(names: pd.Index, stated: str, path: Path) -> str:
+    """The level a table's rows count, stated or read from its names; a contradiction is refused."""
+    hairpin, mature = name_levels(names)
+    if stated not in ("auto", *FEATURE_LEVELS):
+        raise SrnaInputError(f"feature_level must be auto, {' or '.join(FEATURE_LEVELS)}, got {stated!r}")
+    if stated == "auto":
+        if hairpin and mature:
+            raise SrnaInputError(f"{path}: rows name both hairpins (e.g. {hairpin[0]!r}, {len(hairpin)} rows) and mature miRNAs "
+                                 f"(e.g. {mature[0]!r}, {len(mature)} rows); state which the counts are with feature_level")
+        return "hairpin" if hairpin else "mature"
+    # Stated, the level holds for the whole table (miRDeep2 names a single-product hairpin's mature
+    # miRNA after the hairpin, hsa-mir-2110, beside armed names); only a table with no name of the
+    # stated level at all, and some of the other, contradicts it.
+    own, other = (hairpin, mature) if stated == "hairpin" else (mature, hairpin)
+    if other and not own:
+        raise SrnaInputError(f"{path}: feature_level is {stated!r} but the rows have {'mature' if stated == 'hairpin' else 'hairpin'} "
+                             f"names only (e.g. {other[0]!r}, {len(other)} rows)")
+    return stated
+
+
+def _harmonize(values: np.ndarray, names: pd.Index, accessions, value_kind: str, path: Path, level: str = "mature"):
     """Harmonized names; rows that count the same miRNA summed (on the linear scale for log2 values)."""
-    mapping = harmonize_names(list(names), accessions)
+    mapping = harmonize_names(list(names), accessions, level=level)
     duplicated_other = mapping.loc[(mapping["status"] == "other") & mapping["input"].duplicated(keep=False), "input"]
     if len(duplicated_other):
         raise SrnaInputError(f"{path}: duplicated row name {duplicated_other.iloc[0]!r} ({len(duplicated_other) - 1} duplicates)")

@@ -93,7 +93,8 @@ def _to_numbers(frame: pd.DataFrame, path: Path) -> np.ndarray:
     )
 
 
-def read_sample_sheet(path: str | Path, id_column: str | None = None) -> pd.DataFrame:
+def read_sample_sheet(path: str | Path, id_column: str | None = None, ignore_columns=(),
+                      geo_characteristics: bool = False, text_columns=(), na_values=("", "NA", "NaN", "nan")) -> pd.DataFrame:
     """Read a sample sheet (CSV/TSV) indexed by sample id.
 
     Parameters
@@ -102,9 +103,23 @@ def read_sample_sheet(path: str | Path, id_column: str | None = None) -> pd.Data
         The file.
     id_column
         Column with sample ids; default the first column.
+    ignore_columns
+        Column names to leave out (every column of that name: GEO tables repeat some).
+    geo_characteristics
+        The sheet is a GEO series matrix, transposed: each repeated ``!Sample_characteristics_ch1``
+        column holds ``key: value`` cells (``age: 52``), which become one column per key; other
+        repeated ``!Sample_`` columns keep their first copy.
+    text_columns
+        Columns kept as text even when every cell reads as a number (codes such as ``01``).
+    na_values
+        Cells that mean "unknown" (TCGA's site code ``NA`` is a value: pass ``("",)``).
     """
     path = Path(path)
     frame = _read_table(path, "sample sheet")
+    if ignore_columns:
+        frame = frame.loc[:, ~frame.columns.isin(list(ignore_columns))]
+    if geo_characteristics:
+        frame = _characteristics_as_columns(frame)
     check_unique(frame.columns, path, "column name")
     id_column = frame.columns[0] if id_column is None else id_column
     if id_column not in frame.columns:
@@ -117,14 +132,33 @@ def read_sample_sheet(path: str | Path, id_column: str | None = None) -> pd.Data
     frame.index = pd.Index(ids, name="sample_id")
     check_unique(frame.index, path, "sample id")
     # Empty cells are missing metadata; numeric columns become numbers.
-    frame = frame.mask(frame.isin(["", "NA", "NaN", "nan"]))  # mask, not replace: no dtype downcasting under pandas 2
+    frame = frame.mask(frame.isin(list(na_values)))  # mask, not replace: no dtype downcasting under pandas 2
+    absent = [c for c in text_columns if c not in frame.columns]
+    if absent:
+        raise SrnaInputError(f"{path}: no column {absent[0]!r} (named as a text column)")
     for column in frame.columns:
         numeric = pd.to_numeric(frame[column], errors="coerce")
-        if frame[column].notna().any() and numeric.notna().sum() == frame[column].notna().sum():
+        if column in text_columns:
+            frame[column] = frame[column].astype(object)
+        elif frame[column].notna().any() and numeric.notna().sum() == frame[column].notna().sum():
             frame[column] = numeric
         else:
             frame[column] = frame[column].astype(object)
     return frame
+
+
+def _characteristics_as_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    repeated = frame.columns.str.startswith("!Sample_characteristics")
+    fields: dict[str, list[str]] = {}
+    for position, row in enumerate(frame.loc[:, repeated].itertuples(index=False)):
+        for cell in row:
+            key, sign, value = str(cell).partition(":")
+            if sign and key.strip():
+                fields.setdefault(key.strip(), [""] * len(frame))[position] = value.strip()
+    rest = frame.loc[:, ~repeated]
+    rest = rest.loc[:, ~(rest.columns.duplicated() & rest.columns.str.startswith("!Sample_"))]
+    extra = pd.DataFrame({k: v for k, v in fields.items() if k not in rest.columns}, index=frame.index)
+    return pd.concat([rest, extra], axis=1)
 
 
 def read_matrix(
@@ -135,6 +169,8 @@ def read_matrix(
     feature_column: str | None = None,
     annotation_columns: list[str] | tuple[str, ...] = (),
     allow_duplicate_features: bool = False,
+    value_kind: str = "counts",
+    empty_cells: str = "refuse",
 ) -> tuple[pd.DataFrame, str, pd.DataFrame | None]:
     """Read an expression matrix and return it with samples in rows, plus how it was oriented.
 
@@ -154,6 +190,12 @@ def read_matrix(
     allow_duplicate_features
         Accept a feature name on several rows (one per genomic locus; the loader sums them
         after name harmonization). Duplicated sample ids are always refused.
+    value_kind
+        What the values are (:data:`srna_nb.atlas.VALUE_KINDS`): only ``log2_intensity`` may be negative.
+    empty_cells
+        ``refuse`` (default): an empty cell is an error. ``unmeasured``: an empty cell is an sRNA
+        the sample was not measured on (NaN), as in tables that join samples quantified on
+        different feature sets (TCGA), never zero.
 
     Returns
     -------
@@ -197,7 +239,7 @@ def read_matrix(
     if orientation == "features_x_samples":
         matrix = matrix.T
     matrix.index.name, matrix.columns.name = "sample_id", "feature"
-    check_values(matrix, path)
+    check_values(matrix, path, value_kind, allow_missing=empty_cells == "unmeasured")
     if annotations is not None:
         annotations.index = matrix.columns
     return matrix, note, annotations
@@ -221,14 +263,20 @@ def _detect_orientation(rows: pd.Index, columns: pd.Index, sample_ids, path: Pat
     )
 
 
-def check_values(matrix: pd.DataFrame, path: Path) -> None:
+def check_values(matrix: pd.DataFrame, path: Path, value_kind: str = "counts", allow_missing: bool = False) -> None:
     values = matrix.to_numpy()
-    for problem, mask in (("missing value (NaN)", np.isnan(values)), ("infinite value", np.isinf(values)), ("negative value", values < 0)):
+    checks = [("infinite value", np.isinf(values), "")]
+    if not allow_missing:
+        checks.insert(0, ("missing value (NaN)", np.isnan(values), ""))
+    if value_kind != "log2_intensity":
+        hint = ("; a log2 array or assay signal is value_kind='log2_intensity'" if value_kind != "log2_rpm" else "")
+        checks.append(("negative value", values < 0, f": {value_kind} cannot be negative{hint}"))
+    for problem, mask, why in checks:
         if mask.any():
             row, col = np.argwhere(mask)[0]
             raise SrnaInputError(
                 f"{path}: {problem} {values[row, col]:g} for sample {matrix.index[row]!r}, feature {matrix.columns[col]!r}"
-                f" ({int(mask.sum())} such entries)"
+                f" ({int(mask.sum())} such entries){why}"
             )
 
 
@@ -237,20 +285,24 @@ def check_value_kind(matrix: np.ndarray, value_kind: str, path: Path) -> None:
     if value_kind not in VALUE_KINDS:
         raise SrnaInputError(f"value_kind must be one of {', '.join(VALUE_KINDS)}, got {value_kind!r}")
     if value_kind == "counts" and matrix.size:
-        totals = matrix.sum(axis=1)
-        whole = np.allclose(matrix, np.round(matrix))
+        totals = np.nansum(matrix, axis=1)
+        whole = np.allclose(matrix, np.round(matrix), equal_nan=True)
         if not whole and np.allclose(totals, 1e6, rtol=0.01):
             raise SrnaInputError(f"{path}: every sample sums to one million: this looks like RPM, pass value_kind='rpm'")
-        if not whole and matrix.max() < 32:
-            raise SrnaInputError(f"{path}: values are small non-integers: this looks log-scaled, pass value_kind='log2_rpm'")
-    if value_kind == "rpm" and matrix.size and matrix.any():
-        totals = matrix.sum(axis=1)
+        if not whole and np.nanmax(matrix) < 32:
+            raise SrnaInputError(f"{path}: values are small non-integers: this looks log-scaled, pass value_kind='log2_rpm' "
+                                 "(sequencing) or 'log2_intensity' (an array or assay signal)")
+    if value_kind == "rpm" and matrix.size and np.nan_to_num(matrix).any():
+        totals = np.nansum(matrix, axis=1)
         if totals.max() > 1.01e6:
             raise SrnaInputError(f"{path}: a sample sums to {totals.max():,.0f}, more than a million: these look like counts, "
                                  f"pass value_kind='counts'")
-        if np.allclose(matrix, np.round(matrix)):
+        if np.allclose(matrix, np.round(matrix), equal_nan=True):
             raise SrnaInputError(f"{path}: every value is a whole number: these look like counts, not RPM; pass "
                                  f"value_kind='counts' (rounded RPM read as counts gives the same per-million values)")
-    if value_kind == "log2_rpm" and matrix.size and matrix.max() > 32:
+    if value_kind == "log2_intensity" and matrix.size and np.nanmax(matrix) > 40:
+        raise SrnaInputError(f"{path}: values up to {np.nanmax(matrix):,.0f} are too large for a log2 signal: "
+                             "pass value_kind='intensity' (linear signal) or 'counts'")
+    if value_kind == "log2_rpm" and matrix.size and np.nanmax(matrix) > 32:
         raise SrnaInputError(f"{path}: values up to {matrix.max():,.0f} are too large for log2-RPM (a million is 2^20): "
                              f"pass value_kind='counts' or 'rpm'")
