@@ -274,8 +274,8 @@ def _row(name: str, members: list[tuple[str | None, str | None]], status: str, i
 
 def _name_order(name: str) -> tuple:
     """Names in reading order: ``hsa-miR-21-5p`` before ``hsa-miR-21-3p``, ``miR-2`` before ``miR-10``."""
-    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part.replace("5p", "3a"))
-                 for part in re.split(r"(\d+)", name))
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part)
+                 for part in re.split(r"(\d+)", re.sub(r"-5p$", "-3a", name)))
 
 
 def describe_mapping(mapping: pd.DataFrame) -> str:
