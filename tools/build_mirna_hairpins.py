@@ -25,7 +25,6 @@ give a byte-identical file.
 from __future__ import annotations
 
 import gzip
-import io
 import re
 import sys
 from collections import defaultdict
@@ -34,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
-from build_mirna_names import _release_key, read_hairpin_matures  # noqa: E402
+from build_mirna_names import _release_key, read_hairpin_matures, write_table  # noqa: E402
 
 OUTPUT = ROOT / "srna_nb" / "data" / "mirna_hairpins.tsv.gz"
 MATURE_NAMES = ROOT / "srna_nb" / "data" / "mirna_names.tsv.gz"
@@ -92,11 +91,7 @@ def main(argv: list[str]) -> int:
         print(f"build_mirna_hairpins: {directory} not found", file=sys.stderr)
         return 2
     rows = build_rows(directory)
-    text = "name\taccession\tcurrent\tdeleted\tproducts\n" + "".join("\t".join(map(str, row)) + "\n" for row in rows)
-    buffer = io.BytesIO()
-    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0, filename="") as handle:
-        handle.write(text.encode())
-    OUTPUT.write_bytes(buffer.getvalue())
+    write_table(OUTPUT, "name\taccession\tcurrent\tdeleted\tproducts", rows)
     accessions = {row[1] for row in rows}
     without = len({row[1] for row in rows if not row[4] and not row[3]})
     unnamed = len({row[1] for row in rows if not row[0]})

@@ -153,6 +153,15 @@ def _sort_release(release: str) -> tuple[int, ...]:
     return (0,) if release == "<6" else tuple(int(p) for p in release.split("."))
 
 
+def write_table(path: Path, header: str, rows) -> None:
+    """Rows as a gzipped TSV, byte-identical for the same rows (no time stamp in the gzip header)."""
+    text = header + "\n" + "".join("\t".join(map(str, row)) + "\n" for row in rows)
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0, filename="") as handle:
+        handle.write(text.encode())
+    path.write_bytes(buffer.getvalue())
+
+
 def main(argv: list[str]) -> int:
     shared = Path(argv[1]) if len(argv) > 1 else ROOT.parent / "shared" / "data"
     directory = shared / "mirbase_history"
@@ -160,11 +169,7 @@ def main(argv: list[str]) -> int:
         print(f"build_mirna_names: {directory} not found", file=sys.stderr)
         return 2
     rows = build_rows(directory)
-    text = "name\taccession\tcurrent\trelease\tdeleted\n" + "".join("\t".join(map(str, row)) + "\n" for row in rows)
-    buffer = io.BytesIO()
-    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0, filename="") as handle:
-        handle.write(text.encode())
-    OUTPUT.write_bytes(buffer.getvalue())
+    write_table(OUTPUT, "name\taccession\tcurrent\trelease\tdeleted", rows)
     accessions = {row[1] for row in rows}
     print(f"{OUTPUT.relative_to(ROOT)}: {len(rows)} names of {len(accessions)} human mature accessions "
           f"({sum(1 for a in accessions if a in {r[1] for r in rows if r[4]})} deleted), {OUTPUT.stat().st_size} bytes")
