@@ -247,10 +247,11 @@ def harmonize_names(names, accessions=None, level: str = "mature") -> pd.DataFra
 def _harmonize_hairpins(names: list[str], index: _Index) -> pd.DataFrame:
     rows = []
     for name in names:
-        family = hairpin_family(name, lambda mature: _resolve_one(mature, index)[0]) if _MIRNA.match(name) else None
         if not _MIRNA.match(name):
             rows.append((name, name, "", name, "other"))
-        elif family is None:
+            continue
+        family = hairpin_family(name, lambda mature: _resolve_one(mature, index)[0])
+        if family is None:
             stem = unresolved_feature(name)
             rows.append((name, stem, "", stem, "unknown"))
         else:

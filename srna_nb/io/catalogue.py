@@ -31,13 +31,10 @@ from srna_nb.io.loading import load_atlas
 from srna_nb.io.tables import read_sample_sheet
 from srna_nb.logs import logger
 
-__all__ = ["AtlasDescription", "CATALOGUE", "catalogue", "load_atlases", "load_catalogue_atlas", "read_catalogue",
-           "STANDARD_LABELS"]
+__all__ = ["AtlasDescription", "CATALOGUE", "catalogue", "load_atlases", "load_catalogue_atlas", "read_catalogue"]
 
 #: The shipped catalogue.
 CATALOGUE = "data/atlases.yaml"
-#: Labels with a standard meaning; any other label (``organ``) is a mapped column.
-STANDARD_LABELS = ("sample_type", "sex", "age")
 SEXES = ("male", "female")
 
 
