@@ -13,8 +13,14 @@ left ``unknown`` and ``low_coverage`` (the held-out matrix lacks too much of wha
 on). Real data only; skips when
 ``../shared/data`` is absent.
 
-Usage: ``python benchmarks/leave_one_atlas_out.py [n_seeds] [--models dl,rf,linear] [--protocol grouped] [--imputation mean|zero] [--novelty profile_mismatch,neighbour_mismatch] [--n-profile 800]``
-(default 3 seeds, all three models, classes of at least 10 samples from 2 studies).
+All the catalogue's atlases with sample types meet at the hairpin-family level (TCGA counts
+hairpins; :func:`srna_nb.atlas.concat_atlases`); ``--level mature`` leaves hairpin atlases out
+and compares the mature level on the rest. ``--cap tcga:sample_type,sample_code:60`` keeps at most
+60 samples of each group of an atlas (drawn with seed 0), so that TCGA's 9,594 tumours fit the time.
+
+Usage: ``python benchmarks/leave_one_atlas_out.py [n_seeds] [--models dl,rf,linear] [--atlases a,b] [--cap atlas:columns:n]
+[--level family|mature] [--protocol grouped] [--imputation mean|zero] [--novelty profile_mismatch,neighbour_mismatch] [--n-profile 800]``
+(default 3 seeds, all three models, every atlas, TCGA capped at 60 per organ and kind, classes of at least 10 samples from 2 studies).
 """
 
 from __future__ import annotations
@@ -48,6 +54,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("seeds", nargs="?", type=int, default=3)
     parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--atlases", default=None, help="comma-separated catalogue names (default: every atlas with sample types)")
+    parser.add_argument("--cap", action="append", default=None,
+                        help="atlas:columns:n, at most n samples per group of those sample-sheet columns (repeatable)")
+    parser.add_argument("--where", action="append", default=[],
+                        help="atlas:column:v1,v2, keep only those samples of an atlas (repeatable), e.g. tcga:sample_code:11")
+    parser.add_argument("--score-by", default="sample_code", help="also score held-out atlases per value of this column")
+    parser.add_argument("--level", choices=["family", "mature"], default="family",
+                        help="common feature level (mature leaves hairpin-level atlases out)")
     parser.add_argument("--protocol", default="grouped", help="cross-fitting of the training atlases")
     parser.add_argument("--min-class-size", type=int, default=10)
     parser.add_argument("--imputation", choices=["mean", "zero"], default=None,
@@ -64,14 +78,25 @@ def main(argv: list[str] | None = None) -> int:
     from srna_nb.targets import TargetSelection
 
     started = time.perf_counter()
-    atlases = load_sample_type_atlases(SHARED)
+    atlases = load_sample_type_atlases(SHARED, names=arguments.atlases.split(",") if arguments.atlases else None)
+    for cap in arguments.cap if arguments.cap is not None else ["tcga:sample_type,sample_code:60"]:
+        name, columns, limit = cap.split(":")
+        if name in atlases:
+            atlases[name] = atlases[name].capped(columns.split(","), int(limit), random_state=0)
+    for where in arguments.where:
+        name, column, values = where.split(":")
+        if name in atlases:
+            atlases[name] = atlases[name].subset(samples=atlases[name].samples[column].astype(str).isin(values.split(",")).to_numpy())
+    if arguments.level == "mature":
+        atlases = {name: atlas for name, atlas in atlases.items() if atlas.provenance.get("feature_level") != "hairpin"}
     for name, atlas in atlases.items():
         print(f"{name}: {atlas.n_samples} samples, {atlas.samples['sample_type'].nunique()} sample types, "
               f"{atlas.n_features} features ({atlas.value_kind})")
     models = {label: MODELS[label] for label in arguments.models.split(",")}
     selection = TargetSelection("sample_type", min_class_size=arguments.min_class_size, min_studies=2)
     study = leave_one_atlas_out(atlases, selection, models, seeds=range(arguments.seeds), protocol=arguments.protocol,
-                                imputation=arguments.imputation,
+                                imputation=arguments.imputation, level=arguments.level,
+                                score_by=arguments.score_by,
                                 novelty=novelty_scorer(arguments.novelty, arguments.n_profile))
     pd.set_option("display.width", 250)
     print(study.summary().round(3).to_string())

@@ -8,7 +8,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from srna_nb.errors import SrnaInputError
+from srna_nb.errors import SrnaInputError, SrnaParameterError
 
 #: What the numbers in ``Atlas.counts`` are. Preprocessing needs to know, never guess.
 VALUE_KINDS = ("counts", "rpm", "log2_rpm", "intensity", "log2_intensity")
@@ -210,6 +210,30 @@ class Atlas:
             provenance=dict(self.provenance),
         )
 
+    def capped(self, by: str | list[str], max_per_group: int, random_state=None) -> "Atlas":
+        """At most ``max_per_group`` samples of each group of the sample-sheet column(s) ``by``, drawn at
+        random; samples with a missing value in ``by`` are kept, and the atlas' order is kept.
+
+        A large atlas made the size of the others (TCGA's 9,594 primary tumours capped per organ) so
+        that a study fits its time; the provenance records the cap.
+        """
+        columns = [by] if isinstance(by, str) else list(by)
+        absent = [c for c in columns if c not in self.samples.columns]
+        if absent:
+            raise SrnaInputError(f"{self.source}: no sample-sheet column {absent[0]!r} to cap samples by")
+        if max_per_group < 1:
+            raise SrnaParameterError(f"max_per_group must be at least 1, got {max_per_group!r}")
+        rng = np.random.default_rng(random_state)
+        keep = np.ones(self.n_samples, dtype=bool)
+        groups = self.samples[columns].reset_index(drop=True)
+        for _, positions in groups.dropna().groupby(columns, sort=True).indices.items():
+            if len(positions) > max_per_group:
+                keep[rng.choice(positions, len(positions) - max_per_group, replace=False)] = False
+        capped = self.subset(samples=keep)
+        capped.provenance["capped"] = (f"at most {max_per_group} samples per {' x '.join(columns)}: "
+                                       f"{int(keep.sum())} of {self.n_samples} samples")
+        return capped
+
 
 def _import_anndata(caller: str):
     """The ``anndata`` module, or an ImportError that says how to get it."""
@@ -238,7 +262,8 @@ def _positions(selector, index: pd.Index, what: str) -> np.ndarray:
     return positions
 
 
-def concat_atlases(atlases: dict[str, "Atlas"], study_column: str = "study", min_share: float = 1.0) -> "Atlas":
+def concat_atlases(atlases: dict[str, "Atlas"], study_column: str = "study", min_share: float = 1.0,
+                   level: str = "auto") -> "Atlas":
     """Samples of several atlases in one feature space.
 
     Features are matched by what they count (:func:`srna_nb.names.feature_matrix`): an atlas' rows
@@ -261,36 +286,57 @@ def concat_atlases(atlases: dict[str, "Atlas"], study_column: str = "study", min
         Share of the atlases that must hold a feature for it to be kept: 1.0 (default) keeps
         the features every atlas holds, so the result has no missing values; 0.5 keeps those
         of at least half of them.
+    level
+        ``mature``: features as the atlases name them. ``family``: every feature summed into its
+        hairpin family (:func:`srna_nb.names.family_names`), the level at which hairpin counts
+        (TCGA's ``hsa-mir-21``) and mature counts meet; a family counts as measured in an atlas
+        that holds any of its members (the sum of those it measures, as annotation sums a bundle's
+        merged features), since a member a sequencing table lacks was not detected and an array
+        without it still measures the family's dominant arm. ``auto`` (default): ``family`` when
+        any atlas holds hairpin counts (``provenance["feature_level"]``), else ``mature``.
     """
-    from srna_nb.names import feature_matrix
-    from srna_nb.preprocessing import to_linear
+    from srna_nb.names import family_names, feature_matrix, harmonize_names, rna_class
+    from srna_nb.preprocessing import from_linear, to_linear
 
     if not atlases:
         raise SrnaInputError("no atlases to concatenate")
     if not 0.0 < min_share <= 1.0:
         raise SrnaInputError(f"min_share must be in (0, 1], got {min_share!r}")
+    if level == "auto":
+        level = "family" if any(a.provenance.get("feature_level") == "hairpin" for a in atlases.values()) else "mature"
+    if level not in ("mature", "family"):
+        raise SrnaParameterError(f"level must be auto, mature or family, got {level!r}")
     names = list(atlases)
     kinds = {atlas.value_kind for atlas in atlases.values()}
     value_kind = kinds.pop() if len(kinds) == 1 else "rpm"
-    # The feature space: the first atlas' features, then what later atlases add.
-    targets = list(map(str, atlases[names[0]].feature_names))
-    feature_rows = [atlases[names[0]].features]
-    for atlas in list(atlases.values())[1:]:
-        available = list(map(str, atlas.feature_names))
-        weights, _ = feature_matrix(targets, available)
-        new = np.flatnonzero(np.asarray(weights.sum(axis=1)).ravel() == 0)
-        targets += [available[i] for i in new]
-        feature_rows.append(atlas.features.iloc[new])
-    features = pd.concat(feature_rows)
-    features = features.loc[:, [c for c in features.columns if features[c].notna().any()]]
+    if level == "family":
+        targets = list(dict.fromkeys(f for atlas in atlases.values() for f in family_names(list(map(str, atlas.feature_names)))))
+        mapping = harmonize_names(targets)
+        features = pd.DataFrame({"accession": mapping["accession"].to_numpy(),
+                                 "rna_class": [rna_class(target) or "other" for target in targets], "name_status": "family"},
+                                index=pd.Index(targets, name="feature"))
+    else:
+        # The feature space: the first atlas' features, then what later atlases add.
+        targets = list(map(str, atlases[names[0]].feature_names))
+        feature_rows = [atlases[names[0]].features]
+        for atlas in list(atlases.values())[1:]:
+            available = list(map(str, atlas.feature_names))
+            weights, _ = feature_matrix(targets, available)
+            new = np.flatnonzero(np.asarray(weights.sum(axis=1)).ravel() == 0)
+            targets += [available[i] for i in new]
+            feature_rows.append(atlas.features.iloc[new])
+        features = pd.concat(feature_rows)
+        features = features.loc[:, [c for c in features.columns if features[c].notna().any()]]
     blocks, present = [], []
     for atlas in atlases.values():
         weights, coverage = feature_matrix(targets, list(map(str, atlas.feature_names)))
-        values = atlas.counts if value_kind == atlas.value_kind else to_linear(atlas.counts, atlas.value_kind, to_rpm=True)
-        block = np.asarray(np.asarray(values, dtype=np.float64) @ weights)
-        block[:, coverage < 1.0] = np.nan
+        # Rows are summed on the linear scale (log2 values logged back), all in RPM when the kinds differ.
+        linear = to_linear(atlas.counts, atlas.value_kind, to_rpm=value_kind != atlas.value_kind)
+        block = from_linear(np.asarray(linear @ weights), value_kind)
+        measured = coverage > 0 if level == "family" else coverage == 1.0
+        block[:, ~measured] = np.nan
         blocks.append(block)
-        present.append(coverage == 1.0)
+        present.append(measured)
     share = np.mean(present, axis=0)
     keep = share >= min_share - 1e-9
     sheets = []
@@ -310,6 +356,7 @@ def concat_atlases(atlases: dict[str, "Atlas"], study_column: str = "study", min
         study_column=study_column,
         source=" + ".join(names),
         provenance={"atlases": {name: atlas.source for name, atlas in atlases.items()},
+                    "feature_level": level,
                     "features": f"{int(keep.sum())} of {len(targets)} features are in at least {min_share:.0%} "
                                 f"of the atlases ({int((share == 1.0).sum())} in every one)",
                     "value_kind": value_kind if len(set(a.value_kind for a in atlases.values())) == 1

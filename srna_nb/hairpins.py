@@ -29,7 +29,7 @@ from importlib import resources
 
 import pandas as pd
 
-__all__ = ["FEATURE_LEVELS", "hairpin_family", "hairpin_table", "name_levels", "unresolved_feature"]
+__all__ = ["FEATURE_LEVELS", "family_of_mature", "hairpin_family", "hairpin_table", "name_levels", "unresolved_feature"]
 
 #: What one row of an expression table counts: a mature miRNA or a hairpin (precursor).
 FEATURE_LEVELS = ("mature", "hairpin")
@@ -105,6 +105,16 @@ def hairpin_family(name: str, mature_accession=None) -> frozenset[str] | None:
         return None
     family = index.members[index.family_of[accession]]
     return family or None
+
+
+def family_of_mature(accessions) -> frozenset[str] | None:
+    """The mature accessions of the hairpin families the given mature accessions belong to
+    (their union); None when one of them is in no family of the shipped table."""
+    index = _families()
+    numbers = {index.family_of.get(accession) for accession in accessions}
+    if not numbers or None in numbers:
+        return None
+    return frozenset().union(*(index.members[number] for number in numbers))
 
 
 def _spellings(name: str) -> list[str]:

@@ -46,7 +46,7 @@ import pandas as pd
 from scipy import sparse
 
 from srna_nb.biology import known_mirna_names
-from srna_nb.hairpins import hairpin_family, unresolved_feature
+from srna_nb.hairpins import family_of_mature, hairpin_family, unresolved_feature
 
 __all__ = ["NAME_STATUSES", "harmonize_names", "feature_matrix", "describe_mapping", "mirna_name_table"]
 
@@ -286,6 +286,19 @@ def describe_mapping(mapping: pd.DataFrame) -> str:
     parts = ", ".join(f"{int(counts.get(status, 0))} {status}" for status in NAME_STATUSES)
     return (f"Feature names harmonized to miRBase 22: {parts}"
             + (f"; {summed} rows summed into the miRNA they count" if summed else "") + ".")
+
+
+def family_names(features) -> list[str]:
+    """The hairpin family (:mod:`srna_nb.hairpins`) each feature belongs to, named as hairpin rows are
+    (``hsa-miR-21-5p`` -> ``hsa-miR-21-5p/hsa-miR-21-3p``); features of no family (unknown names,
+    other RNA classes) keep their name. The level at which mature and hairpin tables meet."""
+    index = _index()
+    names = []
+    for row in harmonize_names(features).itertuples(index=False):
+        accessions = [member for member in row.members.split(";") if member.startswith("MIMAT")]
+        family = family_of_mature(accessions) if accessions and len(accessions) == len(row.members.split(";")) else None
+        names.append(row.feature if family is None else _row(row.input, [(a, None) for a in family], "hairpin", index)[1])
+    return names
 
 
 def feature_identities(features) -> list[frozenset[str]]:

@@ -98,6 +98,40 @@ def test_atlases_of_different_value_kinds_meet_as_rpm():
     np.testing.assert_allclose(both.counts, [[250_000, 750_000], [500_000, 500_000]], rtol=1e-5)
 
 
+def test_hairpin_and_mature_atlases_meet_at_hairpin_families():
+    mature = _atlas(["hsa-miR-21-5p", "hsa-miR-21-3p", "hsa-miR-122-5p"], [[10, 2, 88]], label="a")
+    families = ["hsa-miR-21-5p/hsa-miR-21-3p", "hsa-miR-122-5p/hsa-miR-122-3p"]
+    hairpin = replace(_atlas(families, [[30, 70]], label="b"), provenance={"feature_level": "hairpin"})
+    one_arm = _atlas(["hsa-miR-21-5p", "hsa-miR-122-5p"], [[5, 5]], label="c")  # the 3p arms were not detected
+    joined = concat_atlases({"a": mature, "b": hairpin, "c": one_arm})
+    assert joined.provenance["feature_level"] == "family" and list(joined.feature_names) == families
+    # A family is the sum of the arms an atlas measured; a hairpin count is never split into arms.
+    assert joined.counts.tolist() == [[12, 88], [30, 70], [5, 5]]
+    assert concat_atlases({"a": mature, "c": one_arm}).provenance["feature_level"] == "mature"  # no hairpins, no change
+    # Log2 values are summed on the linear scale: log2(1 + (2^a - 1) + (2^b - 1)).
+    log2 = _atlas(["hsa-miR-21-5p", "hsa-miR-21-3p"], [[3.0, 2.0]], kind="log2_rpm")
+    summed = concat_atlases({"x": log2, "y": replace(log2, samples=log2.samples.rename(index=lambda i: f"y{i}"))}, level="family")
+    np.testing.assert_allclose(summed.counts[:, 0], np.log2(1 + 7 + 3), rtol=1e-6)
+    with pytest.raises(SrnaParameterError, match="level must be auto, mature or family"):
+        concat_atlases({"a": mature}, level="hairpin")
+
+
+def test_a_large_atlas_is_capped_per_group_at_random_and_says_so():
+    values = np.arange(12, dtype=float)[:, None]
+    samples = pd.DataFrame({"study": "s", "sample_type": ["lung"] * 8 + ["liver"] * 2 + [None] * 2},
+                           index=[f"s{i}" for i in range(12)])
+    atlas = Atlas(values, samples, pd.DataFrame({"rna_class": "miRNA"}, index=["hsa-miR-21-5p"]))
+    capped = atlas.capped("sample_type", 3, random_state=0)
+    assert capped.samples["sample_type"].value_counts().to_dict() == {"lung": 3, "liver": 2}
+    assert capped.samples["sample_type"].isna().sum() == 2  # no label, no group: kept
+    assert list(capped.sample_ids) == sorted(capped.sample_ids, key=lambda i: int(i[1:]))  # the atlas' order kept
+    assert capped.provenance["capped"] == "at most 3 samples per sample_type: 7 of 12 samples"
+    assert list(atlas.capped("sample_type", 3, random_state=0).sample_ids) == list(capped.sample_ids)
+    assert {tuple(atlas.capped("sample_type", 3, random_state=seed).sample_ids) for seed in range(5)} != {tuple(capped.sample_ids)}
+    with pytest.raises(SrnaInputError, match="no sample-sheet column 'organ' to cap samples by"):
+        atlas.capped("organ", 3)
+
+
 # -- training across atlases --------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def three_atlases(small_simulation):
@@ -171,8 +205,18 @@ def test_predict_scores_never_learnt_sample_types_one_level_up():
 
 def test_a_held_out_atlas_reaches_no_part_of_its_bundle(three_atlases):
     selection = TargetSelection("sample_type", min_class_size=5, min_studies=2)
-    study = leave_one_atlas_out(three_atlases, selection, {"linear": {}}, seeds=[0], n_splits=3, keep_bundles=True)
+    study = leave_one_atlas_out(three_atlases, selection, {"linear": {}}, seeds=[0], n_splits=3, keep_bundles=True,
+                                score_by="sex")
+    parts = study.scores[study.scores["held-out atlas"].str.contains(r"\(sex=")]
+    study.scores = study.scores.drop(parts.index)
     assert set(study.scores["held-out atlas"]) == set(three_atlases)
+    # Each held-out atlas is also scored per sex: the parts add up to the whole.
+    for name, whole in study.scores[study.scores["model"] == "linear"].set_index("held-out atlas").iterrows():
+        mine = parts[parts["held-out atlas"].str.startswith(f"{name} (") & (parts["model"] == "linear")]
+        assert set(mine["held-out atlas"]) == {f"{name} (sex={sex})" for sex in ("female", "male", "NA")}
+        assert mine["samples"].sum() == whole["samples"]
+        assert (mine["learnt-class accuracy"] * mine["learnt-class samples"]).sum() == pytest.approx(
+            whole["learnt-class accuracy"] * whole["learnt-class samples"])
     assert set(study.scores["model"]) == {"linear", "plain sklearn RF"}
     ours = study.scores[study.scores["model"] == "linear"]
     assert (ours["learnt-class accuracy"] > 0.9).all() and (ours["learnt-class samples"] > 0).all()  # simulated data

@@ -101,11 +101,13 @@ def leave_one_atlas_out(
     seeds=(0, 1, 2),
     plain_sklearn: bool = True,
     min_share: float = 1.0,
+    level: str = "auto",
     protocol: str = "grouped",
     n_splits: int = 5,
     imputation: str | None = None,
     novelty=None,
     keep_bundles: bool = False,
+    score_by: str | None = None,
     progress: bool = False,
 ) -> LeaveOneAtlasOutStudy:
     """Train on all atlases but one, annotate the one held out; every atlas in turn.
@@ -125,14 +127,17 @@ def leave_one_atlas_out(
         One bundle per held-out atlas, model and seed.
     plain_sklearn
         Also score a plain scikit-learn random forest on the bundle's features (log2-RPM).
-    min_share, protocol, n_splits
-        :func:`~srna_nb.atlas.concat_atlases` feature share and :func:`~srna_nb.augment.train_bundle`
+    min_share, level, protocol, n_splits
+        :func:`~srna_nb.atlas.concat_atlases` feature share and level, and :func:`~srna_nb.augment.train_bundle`
         cross-fitting of the training atlases.
     imputation
         Missing features of the held-out atlas filled with ``mean`` or ``zero`` (default: each
         bundle's own, by model).
     novelty
         The (unfitted) :class:`~srna_nb.novelty.NoveltyScorer` of every bundle (default: train_bundle's).
+    score_by
+        A sample-sheet column (e.g. TCGA's ``sample_code``: tumour or normal) by whose values the
+        held-out atlas is also scored part by part, as rows ``<atlas> (<column>=<value>)``.
     keep_bundles
         Keep every bundle in :attr:`LeaveOneAtlasOutStudy.bundles` (by held-out atlas, model, seed).
     """
@@ -148,7 +153,8 @@ def leave_one_atlas_out(
             labels = test.labels(selection.target)
             test = test.subset(samples=labels.notna().to_numpy())
             truth = test.labels(selection.target).to_numpy(dtype=object)
-            training = concat_atlases({name: atlas for name, atlas in atlases.items() if name != held_out}, min_share=min_share)
+            training = concat_atlases({name: atlas for name, atlas in atlases.items() if name != held_out},
+                                      min_share=min_share, level=level)
             for model, variant in models.items():
                 kind, params = model_spec(model, variant)
                 logger.info("leave-one-atlas-out: %s held out, %s", held_out, model)
@@ -159,19 +165,32 @@ def leave_one_atlas_out(
                                           n_splits=n_splits, imputation=imputation, novelty=novelty, seed=seed,
                                           progress=progress)
                     table = annotate(bundle, test).table
-                    rows.append({"held-out atlas": held_out, "model": model, "seed": seed,
-                                 "training classes": len(bundle.classes),
-                                 **score_held_out(truth, table["predicted"], table["status"], bundle.classes, group)})
+                    for part, rows_of_part in _parts(test, held_out, score_by):
+                        rows.append({"held-out atlas": part, "model": model, "seed": seed,
+                                     "training classes": len(bundle.classes),
+                                     **score_held_out(truth[rows_of_part], table["predicted"].to_numpy()[rows_of_part],
+                                                      table["status"].to_numpy()[rows_of_part], bundle.classes, group)})
                     if keep_bundles:
                         bundles[(held_out, model, seed)] = bundle
                     if plain_sklearn and model == next(iter(models)):
                         predicted = plain_forest_predictions(training, test, bundle, seed)
-                        rows.append({"held-out atlas": held_out, "model": PLAIN_SKLEARN, "seed": seed,
-                                     "training classes": len(bundle.classes),
-                                     **score_held_out(truth, predicted, np.full(len(truth), ""), bundle.classes, group),
-                                     "confident share": np.nan, "unknown share": np.nan, "low-coverage share": np.nan,
-                                     "never-learnt not confident": np.nan})
+                        for part, rows_of_part in _parts(test, held_out, score_by):
+                            rows.append({"held-out atlas": part, "model": PLAIN_SKLEARN, "seed": seed,
+                                         "training classes": len(bundle.classes),
+                                         **score_held_out(truth[rows_of_part], predicted[rows_of_part],
+                                                          np.full(len(rows_of_part), ""), bundle.classes, group),
+                                         "confident share": np.nan, "unknown share": np.nan, "low-coverage share": np.nan,
+                                         "never-learnt not confident": np.nan})
     return LeaveOneAtlasOutStudy(selection.target, pd.DataFrame(rows), bundles)
+
+
+def _parts(test: Atlas, name: str, score_by: str | None):
+    """(row label, sample positions) of the held-out atlas as a whole, then of each value of ``score_by``."""
+    yield name, np.arange(test.n_samples)
+    if score_by is not None and score_by in test.samples.columns:
+        values = test.samples[score_by].astype("string").fillna("NA").to_numpy(dtype=object)
+        for value in sorted(set(values)):
+            yield f"{name} ({score_by}={value})", np.flatnonzero(values == value)
 
 
 def plain_forest_predictions(training: Atlas, test: Atlas, bundle, seed: int) -> np.ndarray:
