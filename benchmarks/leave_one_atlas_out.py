@@ -16,7 +16,10 @@ on). Real data only; skips when
 All the catalogue's atlases with sample types meet at the hairpin-family level (TCGA counts
 hairpins; :func:`srna_nb.atlas.concat_atlases`); ``--level mature`` leaves hairpin atlases out
 and compares the mature level on the rest. ``--cap tcga:sample_type,sample_code:60`` keeps at most
-60 samples of each group of an atlas (drawn with seed 0), so that TCGA's 9,594 tumours fit the time.
+60 samples of each group of an atlas (drawn with seed 0), so that TCGA's 9,594 tumours fit the time;
+``--train-where tcga:sample_code:11`` (the default) trains on TCGA's adjacent normals only, as the
+shipped model does, while a held-out TCGA is scored on tumours and normals alike (per kind with
+``--score-by sample_code``); ``--train-where none:x:y`` trains on every sample.
 
 Usage: ``python benchmarks/leave_one_atlas_out.py [n_seeds] [--models dl,rf,linear] [--atlases a,b] [--cap atlas:columns:n]
 [--level family|mature] [--protocol grouped] [--imputation mean|zero] [--novelty profile_mismatch,neighbour_mismatch] [--n-profile 800]``
@@ -59,9 +62,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="atlas:columns:n, at most n samples per group of those sample-sheet columns (repeatable)")
     parser.add_argument("--where", action="append", default=[],
                         help="atlas:column:v1,v2, keep only those samples of an atlas (repeatable), e.g. tcga:sample_code:11")
+    parser.add_argument("--train-where", action="append", default=None,
+                        help="atlas:column:v1,v2, the samples of an atlas that training uses; held out, all are scored "
+                             "(default: tcga:sample_code:11, TCGA's adjacent normals, as tools/build_models.py)")
     parser.add_argument("--score-by", default="sample_code", help="also score held-out atlases per value of this column")
     parser.add_argument("--level", choices=["family", "mature"], default="family",
                         help="common feature level (mature leaves hairpin-level atlases out)")
+    parser.add_argument("--out", type=Path, default=None, help="also write the summary table to this CSV")
     parser.add_argument("--protocol", default="grouped", help="cross-fitting of the training atlases")
     parser.add_argument("--min-class-size", type=int, default=10)
     parser.add_argument("--imputation", choices=["mean", "zero"], default=None,
@@ -87,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
         name, column, values = where.split(":")
         if name in atlases:
             atlases[name] = atlases[name].subset(samples=atlases[name].samples[column].astype(str).isin(values.split(",")).to_numpy())
+    training_where = {}
+    for where in arguments.train_where if arguments.train_where is not None else ["tcga:sample_code:11"]:
+        name, column, values = where.split(":")
+        training_where.setdefault(name, {})[column] = values.split(",")
     if arguments.level == "mature":
         atlases = {name: atlas for name, atlas in atlases.items() if atlas.provenance.get("feature_level") != "hairpin"}
     for name, atlas in atlases.items():
@@ -96,10 +107,19 @@ def main(argv: list[str] | None = None) -> int:
     selection = TargetSelection("sample_type", min_class_size=arguments.min_class_size, min_studies=2)
     study = leave_one_atlas_out(atlases, selection, models, seeds=range(arguments.seeds), protocol=arguments.protocol,
                                 imputation=arguments.imputation, level=arguments.level,
-                                score_by=arguments.score_by,
+                                score_by=arguments.score_by, training_where=training_where,
                                 novelty=novelty_scorer(arguments.novelty, arguments.n_profile))
     pd.set_option("display.width", 250)
-    print(study.summary().round(3).to_string())
+    summary = study.summary()
+    print(summary.round(3).to_string())
+    learnt = summary[summary["learnt-class samples"] > 0].reset_index()
+    whole = learnt[~learnt["held-out atlas"].str.contains("=")]  # atlases as a whole, not their parts
+    for model, rows in whole.groupby("model", sort=False):
+        print(f"{model}: learnt-class accuracy mean {rows['learnt-class accuracy'].mean():.3f}, worst "
+              f"{rows['learnt-class accuracy'].min():.3f} ({rows.loc[rows['learnt-class accuracy'].idxmin(), 'held-out atlas']}) "
+              f"over {len(rows)} atlases")
+    if arguments.out is not None:
+        summary.to_csv(arguments.out)
     print(f"{arguments.seeds} seeds, {len(atlases)} atlases, models {', '.join(models)}: "
           f"{time.perf_counter() - started:.0f} s")
     return 0

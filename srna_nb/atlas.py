@@ -210,6 +210,16 @@ class Atlas:
             provenance=dict(self.provenance),
         )
 
+    def matching(self, where) -> np.ndarray:
+        """Mask of the samples whose sample-sheet columns hold one of the allowed values of ``where``
+        (column -> a value or a list of values; compared as text, so ``11`` and ``"11"`` are one code)."""
+        keep = np.ones(self.n_samples, dtype=bool)
+        for column, allowed in (where or {}).items():
+            allowed = [allowed] if isinstance(allowed, (str, int, float)) else list(allowed)
+            values = self.labels(column).astype("string")  # refuses an absent column, naming those there are
+            keep &= values.isin([str(value) for value in allowed]).fillna(False).to_numpy(dtype=bool)
+        return keep
+
     def capped(self, by: str | list[str], max_per_group: int, random_state=None) -> "Atlas":
         """At most ``max_per_group`` samples of each group of the sample-sheet column(s) ``by``, drawn at
         random; samples with a missing value in ``by`` are kept, and the atlas' order is kept.

@@ -14,7 +14,9 @@ import sys
 import numpy as np
 from pathlib import Path
 
+from srna_nb.atlas import VALUE_KINDS
 from srna_nb.errors import SrnaError
+from srna_nb.hairpins import FEATURE_LEVELS
 from srna_nb.logs import show_messages
 
 
@@ -84,7 +86,12 @@ def _data_arguments(command, samples_required: bool, counts_required: bool = Tru
     command.add_argument("--samples", type=Path, required=samples_required, default=None,
                          help="sample sheet keyed by sample id" + ("" if samples_required else "; a column named like the target is checked for conflicts"))
     command.add_argument("--id-column", default=None, help="sample id column of the sheet (default: the first)")
-    command.add_argument("--value-kind", default="counts", choices=["counts", "rpm", "log2_rpm"], help="what the numbers are (default: counts)")
+    command.add_argument("--value-kind", default="counts", choices=list(VALUE_KINDS),
+                         help="what the numbers are (default: counts): sequencing counts, rpm or log2_rpm; array or assay "
+                              "signals as intensity (linear, e.g. NanoString) or log2_intensity (e.g. RMA); never guessed")
+    command.add_argument("--feature-level", default="auto", choices=["auto", *FEATURE_LEVELS],
+                         help="what each row counts: mature miRNAs or hairpins (precursors, e.g. TCGA's hsa-mir-21); "
+                              "auto reads it from the names and refuses a table with both")
     command.add_argument("--orientation", default="auto", choices=["auto", "features_x_samples", "samples_x_features"])
 
 
@@ -112,7 +119,8 @@ def _train(arguments) -> int:
         if arguments.protocol == "leave_one_atlas_out":
             raise SrnaInputError("--protocol leave_one_atlas_out needs several atlases: use --manifest")
         atlas = load_atlas(arguments.counts, arguments.samples, id_column=arguments.id_column, study_column=arguments.study_column,
-                           value_kind=arguments.value_kind, orientation=arguments.orientation, join="inner")
+                           value_kind=arguments.value_kind, feature_level=arguments.feature_level,
+                           orientation=arguments.orientation, join="inner")
         if arguments.study_column not in atlas.samples.columns:
             raise SrnaInputError(f"{arguments.samples}: no study column {arguments.study_column!r}; pass --study-column")
     selection = TargetSelection(arguments.target, min_class_size=arguments.min_class_size, min_studies=arguments.min_studies)
@@ -138,7 +146,8 @@ def _predict(arguments) -> int:
 
     bundle = load_model(arguments.model) if arguments.model else load_bundle(arguments.bundle)
     atlas = load_atlas(arguments.counts, arguments.samples, id_column=arguments.id_column, value_kind=arguments.value_kind,
-                       orientation=arguments.orientation, join="inner" if arguments.samples else "strict")
+                       feature_level=arguments.feature_level, orientation=arguments.orientation,
+                       join="inner" if arguments.samples else "strict")
     min_overlap = MIN_OVERLAP if arguments.min_overlap is None else arguments.min_overlap
     annotation = annotate(bundle, atlas, min_overlap=min_overlap, confidence_threshold=arguments.confidence,
                           imputation=arguments.imputation, consensus=arguments.consensus,

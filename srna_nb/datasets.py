@@ -45,9 +45,7 @@ def load_sources(specs: dict[str, dict]) -> dict[str, Atlas]:
         spec = dict(spec)
         where = spec.pop("where", None) or {}
         atlas, _ = load_dataset(**spec)
-        keep = np.ones(atlas.n_samples, dtype=bool)
-        for column, allowed in where.items():
-            keep &= atlas.labels(column).isin([allowed] if isinstance(allowed, str) else list(allowed)).to_numpy()
+        keep = atlas.matching(where)
         atlases[name] = atlas.subset(samples=keep) if not keep.all() else atlas
     return atlases
 

@@ -60,9 +60,7 @@ def prepare_numeric_target(atlas: Atlas, target: str, *, where: Mapping[str, str
         raise SrnaInputError(f"column {target!r} is not numeric: sample {first!r} has {values[first]!r} "
                              f"({int(bad.sum())} such values); fix them or leave them empty")
     keep = parsed.notna().to_numpy() & np.isfinite(parsed.fillna(0).to_numpy(dtype=float))
-    for column, allowed in (where or {}).items():
-        allowed = [allowed] if isinstance(allowed, str) else list(allowed)
-        keep &= atlas.labels(column).isin(allowed).to_numpy()
+    keep &= atlas.matching(where)
     if keep.sum() < min_samples:
         raise SrnaParameterError(f"target {target!r} has {int(keep.sum())} labelled samples; at least {min_samples} are needed")
     studies = atlas.studies if atlas.study_column in atlas.samples.columns else None

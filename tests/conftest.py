@@ -38,6 +38,14 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
+def real_atlases(shared_data) -> dict:
+    """Every catalogue atlas of ../shared/data, loaded once (28 s, TCGA most of it)."""
+    from srna_nb.io import load_atlases
+
+    return load_atlases(shared_data)
+
+
+@pytest.fixture(scope="session")
 def quick_reports(tmp_path_factory):
     """Every notebook executed once with the quick profile (shared by the notebook and browser tests)."""
     from srna_nb.runner import run_profile

@@ -55,13 +55,16 @@ def test_table_refuses_unknown_sources_absent_columns_and_contradictions(tmp_pat
     assert sample_types(pd.DataFrame({"tissue": ["lung", "liver"]}), "lab", table).tolist()[0] == "lung"
 
 
-def test_every_labelled_sample_of_the_real_atlases_has_a_sample_type(shared_data):
-    from srna_nb.datasets import load_dataset, load_sample_type_atlases
+def test_every_labelled_sample_of_the_real_atlases_has_a_sample_type(shared_data, real_atlases):
+    from srna_nb.datasets import load_sample_type_atlases
 
-    atlases = load_sample_type_atlases(shared_data)
-    assert {"microrna_atlas", "mirna_tissue_atlas2", "lgrc_lung", "GSE131695", "GSE69579"} <= set(atlases)
+    five = ["microrna_atlas", "mirna_tissue_atlas2", "lgrc_lung", "GSE131695", "GSE69579"]
+    atlases = load_sample_type_atlases(shared_data, names=five)
+    assert list(atlases) == five
     assert len(atlases["microrna_atlas"].samples) == 268  # every tissue sample: no organ spelling left unmapped
-    assert len(atlases["mirna_tissue_atlas2"].samples) == load_dataset("mirna_tissue_atlas2", path=shared_data)[0].n_samples
+    assert len(atlases["mirna_tissue_atlas2"].samples) == real_atlases["mirna_tissue_atlas2"].n_samples
+    typed = {name: atlas.samples["sample_type"].notna().sum() for name, atlas in real_atlases.items()}
+    assert all(typed.values()) and typed["tcga"] == 10258  # primary tumours and normals of 26 organs
     counts = pd.concat([atlases[name].samples["sample_type"] for name in
                         ("microrna_atlas", "mirna_tissue_atlas2", "lgrc_lung", "GSE131695", "GSE69579")]).value_counts()
     assert counts["plasma/serum"] == 10 + 51 + 30 and counts["blood"] == 36 and counts["lung"] >= 351
@@ -130,6 +133,22 @@ def test_a_large_atlas_is_capped_per_group_at_random_and_says_so():
     assert {tuple(atlas.capped("sample_type", 3, random_state=seed).sample_ids) for seed in range(5)} != {tuple(capped.sample_ids)}
     with pytest.raises(SrnaInputError, match="no sample-sheet column 'organ' to cap samples by"):
         atlas.capped("organ", 3)
+    assert atlas.matching({"sample_type": ["liver", "kidney"]}).sum() == 2 and atlas.matching({}).all()
+    assert atlas.matching({"sample_type": "lung", "study": "s"}).sum() == 8  # every condition holds
+    with pytest.raises(SrnaInputError, match="label column 'organ' not in the sample sheet; available: study, sample_type"):
+        atlas.matching({"organ": "lung"})
+
+
+def test_training_can_leave_part_of_an_atlas_out_while_it_is_scored_whole_when_held_out(three_atlases):
+    selection = TargetSelection("sample_type", min_class_size=5, min_studies=2)
+    females = {"atlas1": {"sex": ["female"]}}
+    study = leave_one_atlas_out(three_atlases, selection, {"linear": {}}, seeds=[0], n_splits=3, keep_bundles=True,
+                                plain_sklearn=False, training_where=females)
+    trained = three_atlases["atlas1"].samples
+    ids = set(study.bundles[("atlas0", "linear", 0)].out_of_fold["sample_id"])
+    assert ids & set(trained.index[trained["sex"] == "female"]) and not ids & set(trained.index[trained["sex"] != "female"])
+    held = study.scores.set_index("held-out atlas").loc["atlas1"]
+    assert held["samples"] == trained["sample_type"].notna().sum()  # held out, every sample is scored
 
 
 # -- training across atlases --------------------------------------------------------------------

@@ -239,8 +239,8 @@ def test_signals_keep_their_order_within_a_sample_on_the_way_to_per_million():
     assert np.allclose(to_linear(2.0 ** log2, "intensity", to_rpm=True), linear)
 
 
-def test_the_real_catalogue_atlases_load(shared_data):
-    atlases = load_atlases(shared_data)
+def test_the_real_catalogue_atlases_load(real_atlases):
+    atlases = real_atlases
     assert len(atlases) == 14
     tcga = atlases["tcga"]
     assert tcga.n_samples == 10868 and tcga.provenance["feature_level"] == "hairpin"
@@ -251,3 +251,20 @@ def test_the_real_catalogue_atlases_load(shared_data):
         "platelets": 44, "PBMC": 44, "plasma microvesicles": 44}
     assert atlases["GSE178246"].samples["sample_type"].notna().sum() == 144  # bRNA controls have none
     assert atlases["blood_gse108395"].n_features == 800
+
+
+def test_an_array_signal_meets_only_a_bundle_that_reads_ranks(small_simulation):
+    from dataclasses import replace
+
+    from srna_nb.augment import annotate, train_bundle
+
+    atlas, _ = small_simulation
+    train, new = atlas.subset(samples=np.arange(atlas.n_samples) % 4 != 0), atlas.subset(samples=np.arange(atlas.n_samples) % 4 == 0)
+    array = replace(new, counts=np.log2(new.counts + 16.0), value_kind="log2_intensity", source="array.csv")
+    ranks = train_bundle(train, "tissue", "linear", {"scaling": "quantile"}, n_splits=3, progress=False)
+    from_counts, from_array = annotate(ranks, new).table, annotate(ranks, array).table
+    assert (from_counts["predicted"] == from_array["predicted"]).mean() > 0.95  # simulated data
+    centred = train_bundle(train, "tissue", "linear", {"scaling": "center"}, n_splits=3, progress=False)
+    with pytest.raises(SrnaInputError, match=r"array.csv: log2_intensity values cannot be put on this bundle's counts scale") as error:
+        annotate(centred, array)
+    assert "\n" not in str(error.value)

@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 from srna_nb import datasets  # noqa: E402
 from srna_nb.atlas import concat_atlases  # noqa: E402
 from srna_nb.augment import leave_one_atlas_out, save_bundle, train_bundle  # noqa: E402
+from srna_nb.augment.atlas_out import training_samples  # noqa: E402
 from srna_nb.augment.cross import cross_atlas_study  # noqa: E402
 from srna_nb.models import model_spec  # noqa: E402
 from srna_nb.augment.report import package_versions  # noqa: E402
@@ -40,6 +41,11 @@ from srna_nb.targets import TargetSelection  # noqa: E402
 MODELS_DIR = ROOT / "srna_nb" / "pretrained"
 #: The sample-type model's classes: at least 10 samples from at least 2 studies of the training atlases.
 SAMPLE_TYPE_SELECTION = TargetSelection("sample_type", min_class_size=10, min_studies=2)
+#: Samples of an atlas the sample-type model learns from. TCGA's primary tumours are left out: with
+#: them (60 per organ) the other atlases held out lost up to half their accuracy (the tissue atlas 2
+#: 0.71 -> 0.52, GSE240273 1.00 -> 0.51, linear), with its adjacent normals alone they did not
+#: (benchmarks/leave_one_atlas_out.py, docs/design.md); tumours are scored when TCGA is held out.
+SAMPLE_TYPE_WHERE = {"tcga": {"sample_code": ["11"]}}
 #: Leave-one-atlas-out columns written to the card.
 ATLAS_OUT_COLUMNS = ("samples", "learnt-class samples", "never-learnt samples", "learnt-class accuracy", "accuracy sd",
                      "confident share", "confident accuracy", "never-learnt not confident")
@@ -120,30 +126,37 @@ def build_organ_model(shared: Path, models: list[str], seeds: int) -> dict:
 
 
 def choose_across_atlases(summary: pd.DataFrame) -> tuple[str, pd.DataFrame]:
-    """The simplest candidate within one seed spread of the best mean held-out-atlas accuracy.
+    """Among candidates within one seed spread of the best mean held-out-atlas accuracy, the one whose
+    worst held-out atlas is best (the simplest when those are within 0.01).
 
     Learnt-class accuracy is averaged over held-out atlases (each weighs the same: every one is a
-    pipeline a user's data may resemble); the spread is the mean over atlases of the seed sd.
+    pipeline a user's data may resemble); the spread is the mean over atlases of the seed sd. The
+    worst atlas decides among those: a model that fails one pipeline will fail a user's.
     """
-    table = summary.groupby(level="model", sort=False)[["learnt-class accuracy", "accuracy sd", "confident accuracy",
-                                                        "never-learnt not confident"]].mean()
+    whole = summary[~summary.index.get_level_values("held-out atlas").str.contains("=")]  # not the atlases' parts
+    whole = whole[whole["learnt-class samples"] > 0]
+    grouped = whole.groupby(level="model", sort=False)
+    table = grouped[["learnt-class accuracy", "accuracy sd", "confident accuracy", "never-learnt not confident"]].mean()
+    table.insert(1, "worst atlas accuracy", grouped["learnt-class accuracy"].min())
     table = table.drop(index=[m for m in table.index if m not in CANDIDATES])
     best = table["learnt-class accuracy"].idxmax()
     floor = table.loc[best, "learnt-class accuracy"] - table.loc[best, "accuracy sd"]
     eligible = [m for m in table.index if table.loc[m, "learnt-class accuracy"] >= floor]
-    return min(eligible, key=list(CANDIDATES).index), table
+    top = max(table.loc[m, "worst atlas accuracy"] for m in eligible)
+    return min((m for m in eligible if table.loc[m, "worst atlas accuracy"] >= top - 0.01), key=list(CANDIDATES).index), table
 
 
 def build_sample_type_model(shared: Path, models: list[str], seeds: int) -> dict:
     atlases = datasets.load_sample_type_atlases(shared)
     candidates = {name: CANDIDATES[name] for name in models}
-    study = leave_one_atlas_out(atlases, SAMPLE_TYPE_SELECTION, candidates, seeds=tuple(range(seeds)))
+    study = leave_one_atlas_out(atlases, SAMPLE_TYPE_SELECTION, candidates, seeds=tuple(range(seeds)),
+                                training_where=SAMPLE_TYPE_WHERE, score_by="sample_code")
     summary = study.summary()
     print(f"leave-one-atlas-out sample type, {seeds} seeds (mean):\n{summary.round(3).to_string()}\n")
     model, ranking = choose_across_atlases(summary)
     print(f"mean over held-out atlases:\n{ranking.round(3).to_string()}\nchosen: {model}\n")
 
-    combined = concat_atlases(atlases)
+    combined = concat_atlases({name: training_samples(atlas, SAMPLE_TYPE_WHERE.get(name)) for name, atlas in atlases.items()})
     kind, params = model_spec(model, candidates[model])
     bundle = train_bundle(combined, SAMPLE_TYPE_SELECTION, kind, params, seed=0, progress=False)
     name = "sample_type"
@@ -159,9 +172,14 @@ def build_sample_type_model(shared: Path, models: list[str], seeds: int) -> dict
                        f"trained on {len(atlases)} public atlases, each quantified by its own pipeline. Sample types "
                        "follow srna_nb/data/sample_types.tsv (plasma and serum are one type).",
         "target": "sample_type", "model": kind, "candidate": model, "model parameters": params,
-        "input": f"{bundle.input_scale}; any of counts, RPM, log2-RPM is converted",
-        "features": len(bundle.features), "naming": "miRBase 22 (srna_nb.names)",
-        "training sets": {key: {"samples": int((labelled["atlas"] == key).sum()), "licence": catalogue()[key].licence} for key in atlases},
+        "input": f"{bundle.input_scale}; any of counts, RPM, log2-RPM, and array signals (intensity, log2_intensity) "
+                 "by their order within each sample, is converted",
+        "features": len(bundle.features),
+        "naming": f"miRBase 22 (srna_nb.names), {combined.provenance['feature_level']} level"
+                  + (": hairpin families, so that hairpin counts (TCGA) and mature counts both annotate"
+                     if combined.provenance["feature_level"] == "family" else ""),
+        "training sets": {key: {"samples": int((labelled["atlas"] == key).sum()), "licence": catalogue()[key].licence,
+                                **({"kept": str(SAMPLE_TYPE_WHERE[key])} if key in SAMPLE_TYPE_WHERE else {})} for key in atlases},
         "classes": {str(c): {k: (int(v) if k != "atlases" else v) for k, v in row.items()} for c, row in classes.iterrows()},
         "classes it cannot recognize (in the atlases, below 10 samples or 2 studies)": {
             str(c): {k: int(v) for k, v in row.items()} for c, row in unlearnt.iterrows()},

@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from srna_nb.atlas import Atlas
+from srna_nb.atlas import SIGNAL_KINDS, Atlas
 from srna_nb.augment.report import conflict_table
 from srna_nb.calibration import PROBABILITY_FLOOR, set_members
 from srna_nb.errors import SrnaInputError, SrnaParameterError
@@ -346,8 +346,23 @@ def bundle_inputs(bundle, atlas: Atlas, min_overlap: float = MIN_OVERLAP, imputa
     imputation = imputation or bundle.imputation
     if imputation not in IMPUTATIONS:
         raise SrnaParameterError(f"imputation must be one of {', '.join(IMPUTATIONS)}, got {imputation!r}")
+    _check_scales_meet(bundle, atlas)
     X, overlap = align_features(atlas, bundle.features, min_overlap, bundle.input_scale, bundle.feature_importance, imputation)
     return X, model_inputs(bundle, X, overlap), overlap
+
+
+def _check_scales_meet(bundle, atlas: Atlas) -> None:
+    """An array signal and a sequencing count share nothing but the order of sRNAs within a sample,
+    so one is read as the other only by a bundle whose inputs are quantile-normalized (per-sample ranks)."""
+    if (atlas.value_kind in SIGNAL_KINDS) == (bundle.input_scale in SIGNAL_KINDS):
+        return
+    preprocess = bundle.pipeline[0]
+    if isinstance(preprocess, Pipeline) and "quantiles" in preprocess.named_steps:
+        return
+    raise SrnaInputError(
+        f"{atlas.source}: {atlas.value_kind} values cannot be put on this bundle's {bundle.input_scale} scale: "
+        f"its inputs are not quantile-normalized, so only the within-sample order would carry over; "
+        f"use a bundle trained with quantile scaling (the shipped models are)")
 
 
 def calibrated_proba(bundle, Z: np.ndarray) -> np.ndarray:

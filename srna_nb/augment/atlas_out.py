@@ -108,6 +108,7 @@ def leave_one_atlas_out(
     novelty=None,
     keep_bundles: bool = False,
     score_by: str | None = None,
+    training_where: dict[str, dict] | None = None,
     progress: bool = False,
 ) -> LeaveOneAtlasOutStudy:
     """Train on all atlases but one, annotate the one held out; every atlas in turn.
@@ -138,6 +139,10 @@ def leave_one_atlas_out(
     score_by
         A sample-sheet column (e.g. TCGA's ``sample_code``: tumour or normal) by whose values the
         held-out atlas is also scored part by part, as rows ``<atlas> (<column>=<value>)``.
+    training_where
+        Atlas name -> ``where`` (column -> allowed values, :meth:`~srna_nb.atlas.Atlas.matching`): the
+        samples of that atlas that training uses, e.g. ``{"tcga": {"sample_code": ["11"]}}`` (adjacent
+        normals, not tumours); held out, the atlas is scored on all its samples.
     keep_bundles
         Keep every bundle in :attr:`LeaveOneAtlasOutStudy.bundles` (by held-out atlas, model, seed).
     """
@@ -153,7 +158,8 @@ def leave_one_atlas_out(
             labels = test.labels(selection.target)
             test = test.subset(samples=labels.notna().to_numpy())
             truth = test.labels(selection.target).to_numpy(dtype=object)
-            training = concat_atlases({name: atlas for name, atlas in atlases.items() if name != held_out},
+            training = concat_atlases({name: training_samples(atlas, (training_where or {}).get(name))
+                                       for name, atlas in atlases.items() if name != held_out},
                                       min_share=min_share, level=level)
             for model, variant in models.items():
                 kind, params = model_spec(model, variant)
@@ -182,6 +188,11 @@ def leave_one_atlas_out(
                                          "confident share": np.nan, "unknown share": np.nan, "low-coverage share": np.nan,
                                          "never-learnt not confident": np.nan})
     return LeaveOneAtlasOutStudy(selection.target, pd.DataFrame(rows), bundles)
+
+
+def training_samples(atlas: Atlas, where: dict | None) -> Atlas:
+    """The samples of ``atlas`` a model learns from: those matching ``where`` (all when None)."""
+    return atlas if not where else atlas.subset(samples=atlas.matching(where))
 
 
 def _parts(test: Atlas, name: str, score_by: str | None):
