@@ -71,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="also write the summary table to this CSV")
     parser.add_argument("--protocol", default="grouped", help="cross-fitting of the training atlases")
     parser.add_argument("--min-class-size", type=int, default=10)
+    parser.add_argument("--min-atlases", type=int, default=1, help="classes of fewer training atlases are not learnt")
     parser.add_argument("--imputation", choices=["mean", "zero"], default=None,
                         help="missing features of the held-out atlas (default: each bundle's, by model)")
     parser.add_argument("--novelty", default=None,
@@ -104,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: {atlas.n_samples} samples, {atlas.samples['sample_type'].nunique()} sample types, "
               f"{atlas.n_features} features ({atlas.value_kind})")
     models = {label: MODELS[label] for label in arguments.models.split(",")}
-    selection = TargetSelection("sample_type", min_class_size=arguments.min_class_size, min_studies=2)
+    selection = TargetSelection("sample_type", min_class_size=arguments.min_class_size, min_studies=2,
+                                min_atlases=arguments.min_atlases)
     study = leave_one_atlas_out(atlases, selection, models, seeds=range(arguments.seeds), protocol=arguments.protocol,
                                 imputation=arguments.imputation, level=arguments.level,
                                 score_by=arguments.score_by, training_where=training_where,

@@ -112,6 +112,10 @@ class TargetSelection:
         Edges for ``age_group`` from an ``age`` column (default :data:`DEFAULT_AGE_BINS`).
     where
         Keep only samples whose column has one of the values, e.g. ``{"sample_category": ["tissue"]}``.
+    min_atlases
+        In atlases joined by :func:`~srna_nb.atlas.concat_atlases` (an ``atlas`` column), classes
+        present in fewer atlases are dropped: a class only one pipeline measured cannot be told apart
+        from that pipeline.
 
     Examples
     --------
@@ -125,6 +129,7 @@ class TargetSelection:
     min_studies: int = 1
     age_bins: tuple[float, ...] | None = None
     where: Mapping[str, str | Sequence[str]] | None = None
+    min_atlases: int = 1
 
     def __post_init__(self) -> None:
         if self.age_bins is not None:  # lists from YAML become tuples: hashable, like the rest
@@ -133,7 +138,7 @@ class TargetSelection:
     def prepare(self, atlas: Atlas) -> "TargetData":
         """The usable samples of ``atlas`` (see :func:`prepare_target`)."""
         return prepare_target(atlas, self.target, min_class_size=self.min_class_size, min_studies=self.min_studies,
-                              age_bins=self.age_bins, where=self.where)
+                              age_bins=self.age_bins, where=self.where, min_atlases=self.min_atlases)
 
     def with_target(self, target: str) -> "TargetSelection":
         """The same filters for another column."""
@@ -153,6 +158,7 @@ def prepare_target(
     min_studies: int = 1,
     age_bins: Sequence[float] | None = None,
     where: Mapping[str, str | Sequence[str]] | None = None,
+    min_atlases: int = 1,
 ) -> TargetData:
     """Select the labelled samples and classes that can be learned and evaluated for ``target``.
 
@@ -172,6 +178,8 @@ def prepare_target(
     where
         Keep only samples whose column equals one of the given values, e.g.
         ``{"sample_category": "tissue"}``.
+    min_atlases
+        Classes present in fewer atlases (the ``atlas`` column of joined atlases) are dropped.
     """
     if min_class_size < 1 or min_studies < 1:
         raise SrnaParameterError(f"min_class_size and min_studies must be at least 1, got {min_class_size}, {min_studies}")
@@ -180,7 +188,7 @@ def prepare_target(
     dropped = [("(no label)", int((~keep).sum()), np.nan, "label missing: left for augmentation")]
     for column, allowed in (where or {}).items():
         allowed = [allowed] if isinstance(allowed, str) else list(allowed)
-        inside = atlas.labels(column).isin(allowed).to_numpy()
+        inside = atlas.matching({column: allowed})
         dropped.append((f"({column} not in {allowed})", int((keep & ~inside).sum()), np.nan, "excluded by 'where'"))
         keep &= inside
     if min_studies > 1 and atlas.study_column not in atlas.samples.columns:
@@ -189,14 +197,19 @@ def prepare_target(
             f"(columns: {', '.join(map(str, atlas.samples.columns))})"
         )
     studies = atlas.studies if atlas.study_column in atlas.samples.columns else None
-    frame = pd.DataFrame({"label": labels[keep], "study": studies[keep] if studies is not None else np.nan})
-    per_class = frame.groupby("label").agg(samples=("label", "size"), studies=("study", "nunique"))
+    if min_atlases > 1 and "atlas" not in atlas.samples.columns:
+        raise SrnaParameterError("min_atlases needs atlases joined by concat_atlases (an 'atlas' column in the sample sheet)")
+    frame = pd.DataFrame({"label": labels[keep], "study": studies[keep] if studies is not None else np.nan,
+                          "atlas": atlas.labels("atlas")[keep] if min_atlases > 1 else np.nan})
+    per_class = frame.groupby("label").agg(samples=("label", "size"), studies=("study", "nunique"), atlases=("atlas", "nunique"))
     too_small = per_class["samples"] < min_class_size
     too_few_studies = (per_class["studies"] < min_studies) & (min_studies > 1)
-    for label, row in per_class[too_small | too_few_studies].iterrows():
-        reason = (f"fewer than {min_class_size} samples" if too_small[label] else f"in fewer than {min_studies} studies")
+    too_few_atlases = (per_class["atlases"] < min_atlases) & (min_atlases > 1)
+    for label, row in per_class[too_small | too_few_studies | too_few_atlases].iterrows():
+        reason = (f"fewer than {min_class_size} samples" if too_small[label] else f"in fewer than {min_studies} studies"
+                  if too_few_studies[label] else f"in fewer than {min_atlases} atlases")
         dropped.append((label, int(row["samples"]), int(row["studies"]), reason))
-    kept_classes = per_class.index[~(too_small | too_few_studies)]
+    kept_classes = per_class.index[~(too_small | too_few_studies | too_few_atlases)]
     if len(kept_classes) < 2:
         raise SrnaParameterError(
             f"target {target!r} has {len(kept_classes)} class(es) with at least {min_class_size} samples"

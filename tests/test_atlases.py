@@ -374,3 +374,17 @@ def test_manifest_mistakes_are_refused_in_one_line_naming_file_and_row(manifest_
     assert error.count("\n") == 1 and error.startswith("srna-nb: error: "), error
     assert re.search(message, error), error
     assert not (manifest_folder / "never").exists()
+
+
+def test_a_class_only_one_atlas_measured_can_be_left_unlearnt():
+    rows = []
+    for atlas_name, types in (("a", ["lung"] * 4 + ["platelets"] * 4), ("b", ["lung"] * 4 + ["liver"] * 4), ("c", ["liver"] * 4)):
+        rows.append(_atlas(["hsa-miR-21-5p", "hsa-miR-122-5p"], np.arange(2 * len(types)).reshape(-1, 2) + 1, label=atlas_name))
+        rows[-1].samples["sample_type"] = types
+        rows[-1].samples["study"] = [f"{atlas_name}{i % 2}" for i in range(len(types))]
+    joined = concat_atlases(dict(zip("abc", rows)))
+    selection = TargetSelection("sample_type", min_class_size=2, min_studies=2)
+    assert set(selection.prepare(joined).y) == {"lung", "liver", "platelets"}
+    assert set(replace(selection, min_atlases=2).prepare(joined).y) == {"lung", "liver"}  # platelets: atlas a only
+    with pytest.raises(SrnaParameterError, match="min_atlases needs atlases joined by concat_atlases"):
+        replace(selection, min_atlases=2).prepare(rows[0])
