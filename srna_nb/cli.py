@@ -9,6 +9,7 @@ Errors of the user's making (files, parameters) print one line and exit with sta
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 
 import numpy as np
@@ -92,6 +93,8 @@ def _data_arguments(command, samples_required: bool, counts_required: bool = Tru
     command.add_argument("--feature-level", default="auto", choices=["auto", *FEATURE_LEVELS],
                          help="what each row counts: mature miRNAs or hairpins (precursors, e.g. TCGA's hsa-mir-21); "
                               "auto reads it from the names and refuses a table with both")
+    command.add_argument("--empty-cells", default="refuse", choices=["refuse", "unmeasured"],
+                         help="empty cells of the matrix: refused (default), or read as sRNAs not measured in that sample")
     command.add_argument("--orientation", default="auto", choices=["auto", "features_x_samples", "samples_x_features"])
 
 
@@ -120,7 +123,7 @@ def _train(arguments) -> int:
             raise SrnaInputError("--protocol leave_one_atlas_out needs several atlases: use --manifest")
         atlas = load_atlas(arguments.counts, arguments.samples, id_column=arguments.id_column, study_column=arguments.study_column,
                            value_kind=arguments.value_kind, feature_level=arguments.feature_level,
-                           orientation=arguments.orientation, join="inner")
+                           empty_cells=arguments.empty_cells, orientation=arguments.orientation, join="inner")
         if arguments.study_column not in atlas.samples.columns:
             raise SrnaInputError(f"{arguments.samples}: no study column {arguments.study_column!r}; pass --study-column")
     selection = TargetSelection(arguments.target, min_class_size=arguments.min_class_size, min_studies=arguments.min_studies)
@@ -146,8 +149,8 @@ def _predict(arguments) -> int:
 
     bundle = load_model(arguments.model) if arguments.model else load_bundle(arguments.bundle)
     atlas = load_atlas(arguments.counts, arguments.samples, id_column=arguments.id_column, value_kind=arguments.value_kind,
-                       feature_level=arguments.feature_level, orientation=arguments.orientation,
-                       join="inner" if arguments.samples else "strict")
+                       feature_level=arguments.feature_level, empty_cells=arguments.empty_cells,
+                       orientation=arguments.orientation, join="inner" if arguments.samples else "strict")
     min_overlap = MIN_OVERLAP if arguments.min_overlap is None else arguments.min_overlap
     annotation = annotate(bundle, atlas, min_overlap=min_overlap, confidence_threshold=arguments.confidence,
                           imputation=arguments.imputation, consensus=arguments.consensus,
@@ -230,12 +233,25 @@ def main(argv: list[str] | None = None) -> int:
             print(table.drop(columns="description").to_string(index=False) if len(table) else "no shipped models")
             return 0
     except SrnaError as error:
-        print(f"srna-nb: error: {error}", file=sys.stderr)
+        print(f"srna-nb: error: {as_flags(str(error))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("srna-nb: interrupted; reports finished before stayed in place, those running were discarded", file=sys.stderr)
         return 130
     return 0
+
+
+#: Library parameters that messages name, and the flags that set them on the command line.
+FLAGS = {"value_kind": "--value-kind", "feature_level": "--feature-level", "orientation": "--orientation",
+         "id_column": "--id-column", "study_column": "--study-column", "min_overlap": "--min-overlap", "empty_cells": "--empty-cells"}
+
+
+def as_flags(message: str) -> str:
+    """A library message in the command line's words: ``pass value_kind='rpm'`` -> ``pass --value-kind rpm``."""
+    for parameter, flag in FLAGS.items():
+        message = re.sub(rf"\b{parameter}\s*=\s*(['\"]?)([\w.-]+)\1", rf"{flag} \2", message)
+        message = re.sub(rf"(?<![-\w]){parameter}\b", flag, message)
+    return message
 
 
 if __name__ == "__main__":

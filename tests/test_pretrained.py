@@ -112,3 +112,39 @@ def test_sample_type_model_annotates_counts_rpm_and_old_names(shared_data, tmp_p
     assert card["classes it cannot recognize (in the atlases, below 10 samples or 2 studies)"]
     table = list_models().set_index("name")
     assert table.loc["sample_type", "held-out-atlas accuracy"].endswith("(5 atlases)")
+
+
+def _some_columns(path: Path, columns, out: Path) -> Path:
+    """The first column (names) and the given sample columns of a real matrix, as a user would cut it."""
+    frame = pd.read_csv(path, index_col=0)
+    frame[list(columns)].to_csv(out)
+    return out
+
+
+def test_sample_type_model_annotates_hairpin_counts_and_array_signals(shared_data, tmp_path, capsys):
+    """``srna-nb predict --model sample_type`` on TCGA's adjacent normals as the BCGSC pipeline writes them
+    (hairpin counts, empty cells), NanoString whole blood (linear intensities) and a log2 HTG plasma
+    assay; a log2 signal stated as counts is refused in one line naming the flag. All three are
+    training sets of the model: this checks the inputs reach it, not held-out accuracy."""
+    sheet = pd.read_csv(shared_data / "tcga" / "samples.csv", dtype=str, keep_default_na=False)
+    normals = sheet[(sheet["sample_code"] == "11") & sheet["tissue"].isin(["kidney", "liver", "lung", "thyroid", "breast"])]
+    normals = normals.groupby("tissue").head(8)
+    tcga = _some_columns(shared_data / "tcga" / "counts.csv.gz", normals["sample_id"], tmp_path / "tcga.csv")
+    runs = {"tcga": (tcga, "counts"), "blood": (shared_data / "blood_gse108395" / "counts.csv.gz", "intensity"),
+            "htg": (shared_data / "plasma_geo" / "GSE178246.csv.gz", "log2_intensity")}
+    assert main(["predict", "--model", "sample_type", "--counts", str(tcga), "--out", str(tmp_path / "t.csv")]) == 2
+    assert "read them with --empty-cells unmeasured" in capsys.readouterr().err  # 4 cohorts lack some hairpins
+    for name, (path, kind) in runs.items():
+        assert main(["predict", "--model", "sample_type", "--counts", str(path), "--value-kind", kind, "--empty-cells",
+                     "unmeasured", "--out", str(tmp_path / f"{name}.csv")]) == 0, capsys.readouterr().err
+    printed = capsys.readouterr().out
+    assert "hairpin" in printed  # the level the loader read TCGA's rows at is reported
+    calls = {name: pd.read_csv(tmp_path / f"{name}.csv").set_index("sample_id") for name in runs}
+    truth = normals.set_index("sample_id")["tissue"]
+    assert (calls["tcga"].loc[truth.index, "predicted"] == truth).mean() >= 0.8
+    assert (calls["blood"]["predicted"] == "blood").mean() >= 0.9
+    assert (calls["htg"]["predicted"] == "plasma/serum").mean() >= 0.9
+    assert main(["predict", "--model", "sample_type", "--counts", str(runs["htg"][0]), "--value-kind", "counts",
+                 "--out", str(tmp_path / "wrong.csv")]) == 2
+    error = capsys.readouterr().err
+    assert "--value-kind log2_intensity" in error and error.count("\n") == 1 and not (tmp_path / "wrong.csv").exists()

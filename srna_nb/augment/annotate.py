@@ -159,9 +159,12 @@ def align_features(atlas: Atlas, features: list[str], min_overlap: float = MIN_O
         imputation=imputation,
     )
     if overlap.share < min_overlap:
+        why = ("the matrix counts hairpins, which a bundle of mature miRNAs cannot split into arms; use a bundle "
+               "trained at the hairpin-family level" if atlas.provenance.get("feature_level") == "hairpin"
+               else "different annotation or species?")
         raise SrnaInputError(
             f"{atlas.source}: only {overlap.present} of the bundle's {overlap.expected} sRNAs ({overlap.share:.1%}) are in "
-            f"the matrix, below the minimum overlap of {min_overlap:.0%} (different annotation or species?)"
+            f"the matrix, below the minimum overlap of {min_overlap:.0%} ({why})"
         )
     linear = to_linear(atlas.counts, atlas.value_kind, to_rpm=input_scale != "counts")
     X = from_linear(np.asarray(linear[:, used] @ weights[used]), input_scale).astype(np.float32)

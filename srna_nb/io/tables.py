@@ -267,7 +267,8 @@ def check_values(matrix: pd.DataFrame, path: Path, value_kind: str = "counts", a
     values = matrix.to_numpy()
     checks = [("infinite value", np.isinf(values), "")]
     if not allow_missing:
-        checks.insert(0, ("missing value (NaN)", np.isnan(values), ""))
+        checks.insert(0, ("missing value (NaN)", np.isnan(values),
+                          ": if empty cells mean the sRNA was not measured, read them with empty_cells='unmeasured'"))
     if value_kind != "log2_intensity":
         hint = ("; a log2 array or assay signal is value_kind='log2_intensity'" if value_kind != "log2_rpm" else "")
         checks.append(("negative value", values < 0, f": {value_kind} cannot be negative{hint}"))
