@@ -23,7 +23,8 @@ shipped model does, while a held-out TCGA is scored on tumours and normals alike
 
 Usage: ``python benchmarks/leave_one_atlas_out.py [n_seeds] [--models dl,rf,linear] [--atlases a,b] [--cap atlas:columns:n]
 [--level family|mature] [--protocol grouped] [--imputation mean|zero] [--novelty profile_mismatch,neighbour_mismatch] [--n-profile 800]``
-(default 3 seeds, all three models, every atlas, TCGA capped at 60 per organ and kind, classes of at least 10 samples from 2 studies).
+(default 3 seeds, all three models, every atlas, TCGA capped at 60 per organ and kind, TCGA's normals
+trained on, classes of at least 10 samples from 2 studies and 2 atlases).
 """
 
 from __future__ import annotations
@@ -71,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="also write the summary table to this CSV")
     parser.add_argument("--protocol", default="grouped", help="cross-fitting of the training atlases")
     parser.add_argument("--min-class-size", type=int, default=10)
-    parser.add_argument("--min-atlases", type=int, default=1, help="classes of fewer training atlases are not learnt")
+    parser.add_argument("--min-atlases", type=int, default=2,
+                        help="classes of fewer training atlases are not learnt (default 2, as tools/build_models.py)")
     parser.add_argument("--imputation", choices=["mean", "zero"], default=None,
                         help="missing features of the held-out atlas (default: each bundle's, by model)")
     parser.add_argument("--novelty", default=None,

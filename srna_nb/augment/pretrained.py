@@ -40,7 +40,8 @@ def list_models() -> pd.DataFrame:
         cross = card.get("cross-atlas (train on one atlas, annotate the other's shared organs; mean over seeds)", {})
         chosen = {k: v for k, v in cross.items() if k.endswith(f"{card.get('candidate', card['model'])}, missing features = {card.get('imputation')}")}
         candidate = card.get("candidate", card["model"])
-        atlas_out = [v for k, v in card.get(ATLAS_OUT_KEY, {}).items() if k.endswith(f", {candidate}")]
+        atlas_out = [v for k, v in card.get(ATLAS_OUT_KEY, {}).items()
+                     if k.endswith(f", {candidate}") and "=" not in k]  # whole atlases, not their parts (TCGA's kinds)
         rows.append({
             "name": name, "target": card["target"], "model": card["model"], "classes": len(card["classes"]),
             "features": card["features"], "training samples": sum(s["samples"] for s in card["training sets"].values()),
