@@ -80,7 +80,7 @@ def transfer(name: str, train, test, seeds, input_scale: str) -> list[dict]:
 
 def benchmark_rows(seeds, selected) -> list[dict]:
     from srna_nb import datasets
-    from srna_nb.augment.annotate import align_features
+    from srna_nb.augment.inputs import align_features
     from srna_nb.regression import NumericTarget, prepare_numeric_target
     from srna_nb.simulate import simulate_atlas
 

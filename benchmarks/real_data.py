@@ -90,7 +90,7 @@ def transfer(name: str, train, test, target: str, seeds, bundles: bool) -> list[
     from sklearn.base import clone
 
     from srna_nb.augment import annotate, train_bundle
-    from srna_nb.augment.annotate import align_features
+    from srna_nb.augment.inputs import align_features
     from srna_nb.augment.cross import prediction_scores
     from srna_nb.models import model_spec
     from srna_nb.targets import TargetSelection

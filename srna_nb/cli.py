@@ -144,7 +144,7 @@ def _train(arguments) -> int:
 
 def _predict(arguments) -> int:
     from srna_nb.augment import annotate, load_bundle, load_model
-    from srna_nb.augment.annotate import MIN_OVERLAP
+    from srna_nb.augment.inputs import MIN_OVERLAP
     from srna_nb.io import load_atlas
 
     bundle = load_model(arguments.model) if arguments.model else load_bundle(arguments.bundle)

@@ -15,7 +15,8 @@ from sklearn.preprocessing import FunctionTransformer
 
 from srna_nb.augment import annotate, load_bundle, save_bundle, train_bundle
 from srna_nb.augment import samples_to_annotate
-from srna_nb.augment.annotate import bundle_inputs, study_consensus
+from srna_nb.augment.annotate import study_consensus
+from srna_nb.augment.inputs import bundle_inputs
 from srna_nb.augment.measure import hidden_label_recovery, mislabel_detection, unseen_class_check
 from srna_nb.calibration import TemperatureScaler, expected_calibration_error
 from srna_nb.cli import main

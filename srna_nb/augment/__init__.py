@@ -11,7 +11,8 @@
 - :mod:`~srna_nb.augment.measure`: on simulated data, how well hidden, wrong and unseen labels are handled.
 """
 
-from srna_nb.augment.annotate import STATUSES, Annotation, FeatureOverlap, align_features, annotate, samples_to_annotate
+from srna_nb.augment.annotate import STATUSES, Annotation, annotate, samples_to_annotate
+from srna_nb.augment.inputs import FeatureOverlap, align_features
 from srna_nb.augment.inspect import class_probabilities, sample_contributions
 from srna_nb.augment.pretrained import list_models, load_model, model_card
 from srna_nb.augment.bundle import TRUSTED_TYPES, Bundle, HeldOutSummary, load_bundle, save_bundle

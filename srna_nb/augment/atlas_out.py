@@ -21,7 +21,8 @@ from sklearn.ensemble import RandomForestClassifier
 from threadpoolctl import threadpool_limits
 
 from srna_nb.atlas import Atlas, concat_atlases
-from srna_nb.augment.annotate import align_features, annotate
+from srna_nb.augment.annotate import annotate
+from srna_nb.augment.inputs import align_features
 from srna_nb.augment.train import train_bundle
 from srna_nb.errors import SrnaParameterError
 from srna_nb.logs import logger

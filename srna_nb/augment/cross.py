@@ -20,7 +20,8 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 from threadpoolctl import threadpool_limits
 
 from srna_nb.atlas import Atlas
-from srna_nb.augment.annotate import SET_SEPARATOR, FeatureOverlap, annotate, set_covers
+from srna_nb.augment.annotate import SET_SEPARATOR, annotate, set_covers
+from srna_nb.augment.inputs import FeatureOverlap
 from srna_nb.augment.atlas_out import PLAIN_SKLEARN, plain_forest_predictions
 from srna_nb.augment.train import train_bundle
 from srna_nb.calibration import reliability_table

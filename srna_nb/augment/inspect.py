@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from srna_nb.atlas import Atlas
-from srna_nb.augment.annotate import MIN_OVERLAP, bundle_inputs, calibrated_proba
+from srna_nb.augment.inputs import MIN_OVERLAP, bundle_inputs, calibrated_proba
 from srna_nb.explain.gradients import sample_attributions
 
 

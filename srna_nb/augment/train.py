@@ -21,7 +21,8 @@ from sklearn.base import clone
 from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
 from srna_nb.atlas import Atlas
-from srna_nb.augment.annotate import DEFAULT_IMPUTATION, IMPUTATIONS, flag_conflicts, label_table
+from srna_nb.augment.annotate import flag_conflicts, label_table
+from srna_nb.augment.inputs import DEFAULT_IMPUTATION, IMPUTATIONS
 from srna_nb.augment.bundle import Bundle, HeldOutSummary
 from srna_nb.augment.report import default_novelty, package_versions
 from srna_nb.augment.numeric import NumericBundle, train_numeric_bundle
@@ -90,7 +91,7 @@ def train_bundle(
     imputation
         How :func:`~srna_nb.augment.annotate` fills features a new matrix lacks: ``mean`` (the
         training mean at the classifier's input) or ``zero`` (not detected). Default: by model,
-        :data:`~srna_nb.augment.annotate.DEFAULT_IMPUTATION` (``zero`` for the forest, ``mean``
+        :data:`~srna_nb.augment.inputs.DEFAULT_IMPUTATION` (``zero`` for the forest, ``mean``
         otherwise and for numeric targets).
     min_coverage
         Share of the model's input importance a new matrix must hold for labels to be given.
