@@ -256,6 +256,20 @@ def test_a_held_out_atlas_reaches_no_part_of_its_bundle(three_atlases):
     assert study.bundles[("atlas1", "linear", 0)].calibrator.temperature_ != again.bundles[("atlas1", "linear", 0)].calibrator.temperature_
 
 
+def test_a_held_out_hairpin_atlas_is_met_by_family_level_bundles(three_atlases):
+    from srna_nb.names import family_names
+
+    atlases = dict(three_atlases)
+    atlases["atlas2"] = replace(atlases["atlas2"], provenance={"feature_level": "hairpin"})  # simulated data
+    selection = TargetSelection("sample_type", min_class_size=5, min_studies=2)
+    study = leave_one_atlas_out(atlases, selection, {"linear": {}}, seeds=[0], n_splits=3, keep_bundles=True,
+                                plain_sklearn=False)
+    for held_out in atlases:  # trained on mature atlases only, the bundle for atlas2 is at the family level too
+        features = study.bundles[(held_out, "linear", 0)].features
+        assert set(family_names(features)) == set(features) and any("/" in f for f in features)
+    assert (study.scores["low-coverage share"] == 0).all()
+
+
 def test_cross_atlas_scores_keep_never_learnt_classes_apart(small_simulation):
     atlas, _ = small_simulation
     halves = np.arange(atlas.n_samples) % 2 == 0  # the same studies in both halves (simulated data)

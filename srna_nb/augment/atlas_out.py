@@ -152,6 +152,8 @@ def leave_one_atlas_out(
     selection = TargetSelection.of(target, min_studies=2)
     group = class_grouping(selection.target)
     models = models or {"linear": {}}
+    if level == "auto":  # decided on every atlas: a held-out hairpin atlas needs family-level bundles
+        level = "family" if any(a.provenance.get("feature_level") == "hairpin" for a in atlases.values()) else "mature"
     rows, bundles = [], {}
     # Single-threaded BLAS: multi-threaded sums differ in the last float64 digits between runs.
     with threadpool_limits(limits=1, user_api="blas"):
