@@ -247,10 +247,11 @@ FLAGS = {"value_kind": "--value-kind", "feature_level": "--feature-level", "orie
 
 
 def as_flags(message: str) -> str:
-    """A library message in the command line's words: ``pass value_kind='rpm'`` -> ``pass --value-kind rpm``."""
+    """A library message in the command line's words: ``pass value_kind='rpm'`` -> ``pass --value-kind rpm``.
+
+    Only the keyword-argument spelling is Python's; a bare ``value_kind`` may be a manifest column."""
     for parameter, flag in FLAGS.items():
         message = re.sub(rf"\b{parameter}\s*=\s*(['\"]?)([\w.-]+)\1", rf"{flag} \2", message)
-        message = re.sub(rf"(?<![-\w]){parameter}\b", flag, message)
     return message
 
 

@@ -149,3 +149,13 @@ def test_sample_type_model_annotates_hairpin_counts_and_array_signals(shared_dat
     error = capsys.readouterr().err
     assert "--value-kind" in error and "log2_intensity" in error and "value_kind" not in error
     assert error.count("\n") == 1 and not (tmp_path / "wrong.csv").exists()
+
+
+def test_cli_messages_name_flags_not_python_keywords():
+    from srna_nb.cli import as_flags
+
+    assert as_flags("looks like RPM, pass value_kind='rpm'") == "looks like RPM, pass --value-kind rpm"
+    assert as_flags("read them with empty_cells='unmeasured'") == "read them with --empty-cells unmeasured"
+    assert as_flags("with feature_level='mature' or 'hairpin'") == "with --feature-level mature or 'hairpin'"
+    # A bare name is a manifest column or a sheet field, not a keyword: left as it is.
+    assert as_flags("atlases.tsv, row 2: value_kind must be one of counts") == "atlases.tsv, row 2: value_kind must be one of counts"

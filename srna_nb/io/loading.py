@@ -154,7 +154,7 @@ def _feature_level(names: pd.Index, stated: str, path: Path) -> str:
     if stated == "auto":
         if hairpin and mature:
             raise SrnaInputError(f"{path}: rows name both hairpins (e.g. {hairpin[0]!r}, {len(hairpin)} rows) and mature miRNAs "
-                                 f"(e.g. {mature[0]!r}, {len(mature)} rows); state which the counts are with feature_level")
+                                 f"(e.g. {mature[0]!r}, {len(mature)} rows); state which the counts are with feature_level='mature' or 'hairpin'")
         return "hairpin" if hairpin else "mature"
     # Stated, the level holds for the whole table (miRDeep2 names a single-product hairpin's mature
     # miRNA after the hairpin, hsa-mir-2110, beside armed names); only a table with no name of the
