@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     for where in arguments.where:
         name, column, values = where.split(":")
         if name in atlases:
-            atlases[name] = atlases[name].subset(samples=atlases[name].samples[column].astype(str).isin(values.split(",")).to_numpy())
+            atlases[name] = atlases[name].subset(samples=atlases[name].matching({column: values.split(",")}))
     training_where = {}
     for where in arguments.train_where if arguments.train_where is not None else ["tcga:sample_code:11"]:
         name, column, values = where.split(":")
